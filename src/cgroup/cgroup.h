@@ -1,0 +1,53 @@
+// berth/cgroup: one Manager per container cgroup, over cgroup v1, v2 or a
+// hybrid host (v1 controllers plus a v2 mount with few or no controllers).
+//
+// Promises:
+//  - The host layout is detected once (/proc/self/mountinfo, /sys/fs/cgroup).
+//  - create() makes the cgroup(s) for an OCI cgroupsPath ("/a/b", a relative
+//    path placed under berth's own subtree, or systemd "slice:prefix:name"
+//    which is mapped onto cgroupfs when systemd is absent) and applies
+//    linux.resources; open() finds an existing one again from another process.
+//  - Only cgroups berth created are ever written or removed.
+//  - Resources take the OCI runtime-spec JSON (config.json linux.resources).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+
+namespace berth::cgroup {
+
+enum class Layout { v1, v2, hybrid };
+Layout host_layout();
+
+class Manager {
+ public:
+  virtual ~Manager() = default;
+  // Creates the cgroup(s) and applies resources (null/absent = none).
+  static Result<std::unique_ptr<Manager>> create(const std::string& cgroups_path, const std::string& container_id,
+                                                 const nlohmann::json& resources, bool systemd_path = false);
+  // Reopens a cgroup made by create() (e.g. from `berth-runtime kill --all`).
+  static Result<std::unique_ptr<Manager>> open(const std::string& cgroups_path, const std::string& container_id,
+                                               bool systemd_path = false);
+
+  virtual Status add_process(pid_t pid) = 0;       // moves pid into every controller
+  virtual Status update(const nlohmann::json& resources) = 0;  // live `update`
+  virtual Status freeze(bool frozen) = 0;          // pause / resume; waits for FROZEN
+  virtual Result<bool> frozen() = 0;
+  virtual Result<std::vector<pid_t>> pids() = 0;   // every process, recursively
+  virtual Result<nlohmann::json> stats() = 0;      // runc `events --stats` shape
+  virtual Status destroy() = 0;                    // rmdir; processes must be gone
+  // Path of the cgroup in the unified hierarchy or the v1 "name=systemd"/
+  // memory hierarchy, as a process inside sees it (for /proc/self/cgroup checks).
+  virtual std::string path() const = 0;
+  // Paths to mount for the container's cgroup mount: controller -> host dir.
+  virtual std::vector<std::pair<std::string, std::string>> mounts() const = 0;
+};
+
+}  // namespace berth::cgroup

@@ -1,0 +1,44 @@
+// berth/seccomp: the OCI linux.seccomp object compiled to a BPF program.
+//
+// Promises:
+//  - compile() runs in the runtime's parent process once per start/exec and
+//    validates everything (unknown syscall names are skipped as runc does,
+//    unknown actions/architectures/operators/flags are errors naming the
+//    offending value); the child only calls load(), which is async-signal-safe
+//    (no allocation) so it can run between fork/clone and exec.
+//  - All runtime-spec actions (SCMP_ACT_KILL, KILL_PROCESS, KILL_THREAD, TRAP,
+//    ERRNO(errnoRet), TRACE, ALLOW, LOG, NOTIFY), argument conditions and
+//    flags (SECCOMP_FILTER_FLAG_LOG, SPEC_ALLOW, WAIT_KILLABLE_RECV, TSYNC).
+#pragma once
+
+#include <linux/filter.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+
+namespace berth::seccomp {
+
+struct Program {
+  std::vector<struct sock_filter> filter;
+  unsigned int flags = 0;      // SECCOMP_FILTER_FLAG_*
+  bool notify = false;         // needs a listener fd sent to listenerPath
+  std::string listener_path;   // linux.seccomp.listenerPath
+  std::string listener_metadata;
+};
+
+Result<Program> compile(const nlohmann::json& seccomp);
+
+// In the child after setting no_new_privs (or holding CAP_SYS_ADMIN). Returns
+// the notify listener fd when the program has NOTIFY actions, else -1; a
+// negative errno on failure. Allocates nothing.
+int load(const Program& p);
+
+// Docker's default profile (allow-list, default action ERRNO(EPERM)) as an OCI
+// linux.seccomp object for the given capability set, used by the engine.
+nlohmann::json default_profile(const std::vector<std::string>& capabilities);
+
+}  // namespace berth::seccomp
