@@ -1,0 +1,5 @@
+#include "cgroup/cgroup.h"
+
+namespace berth::cgroup {
+Layout host_layout() { return Layout::hybrid; }
+}  // namespace berth::cgroup
