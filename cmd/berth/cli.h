@@ -1,0 +1,38 @@
+// berth CLI plumbing shared by the verbs: global options, output helpers.
+// Each verb lives in its own file and registers itself with register_<verb>().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "base/error.h"
+
+namespace berth::cli {
+
+struct Globals {
+  std::string root;       // --root / $BERTH_ROOT / default
+  std::string log_level;  // accepted for podman compatibility
+};
+
+Globals& globals();
+std::string store_root();  // resolved root
+
+// The verb bodies return a process exit code or an Error; main prints the
+// error as one line "Error: ..." and exits 125 (podman's code for engine errors).
+using Action = std::function<Result<int>()>;
+void set_action(CLI::App* cmd, Action a);
+
+// Docker-style table: columns separated by at least 3 spaces, header in caps.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+std::string human_size(uint64_t bytes);    // "4.26MB" (decimal, like docker)
+std::string time_ago(int64_t unix_seconds);  // "3 minutes ago"
+std::string short_id(const std::string& hex);  // first 12 hex chars
+
+void register_image_verbs(CLI::App& app);
+void register_runtime_verbs(CLI::App& app);
+
+}  // namespace berth::cli

@@ -1,0 +1,6 @@
+// Image verbs: images, inspect, tag, rmi, load, save, import, unpack, gc.
+#include "cli.h"
+
+namespace berth::cli {
+void register_image_verbs(CLI::App&) {}
+}  // namespace berth::cli

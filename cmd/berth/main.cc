@@ -1,0 +1,111 @@
+// berth: the daemonless engine's command line. Parses flags and calls the libraries.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+
+#include "cli.h"
+
+namespace berth::cli {
+
+Globals& globals() {
+  static Globals g;
+  return g;
+}
+
+std::string store_root() {
+  if (!globals().root.empty()) return globals().root;
+  if (const char* e = std::getenv("BERTH_ROOT"); e && *e) return e;
+  if (::geteuid() == 0) return "/var/lib/berth";
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/berth";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/share/berth";
+  return "/var/lib/berth";
+}
+
+static int g_exit = 0;
+
+void set_action(CLI::App* cmd, Action a) {
+  cmd->callback([a = std::move(a)]() {
+    auto r = a();
+    if (!r.ok()) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "Error: %s\n", r.error().str().c_str());
+      g_exit = 125;
+    } else {
+      g_exit = *r;
+    }
+  });
+}
+
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(header.size());
+  for (size_t i = 0; i < header.size(); i++) w[i] = header[i].size();
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); i++) w[i] = std::max(w[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t i = 0; i < cells.size(); i++) {
+      out += cells[i];
+      if (i + 1 < cells.size()) out += std::string(w[i] - cells[i].size() + 3, ' ');
+    }
+    std::puts(out.c_str());
+  };
+  line(header);
+  for (auto& r : rows) line(r);
+}
+
+std::string human_size(uint64_t b) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    u++;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%lluB", static_cast<unsigned long long>(b));
+  else std::snprintf(buf, sizeof buf, "%.3g%s", v, units[u]);
+  return buf;
+}
+
+std::string time_ago(int64_t t) {
+  int64_t d = static_cast<int64_t>(std::time(nullptr)) - t;
+  if (t <= 0) return "N/A";
+  if (d < 1) return "Less than a second ago";
+  auto fmt = [](int64_t n, const char* unit) {
+    return (n == 1 ? (std::string(unit[0] == 'h' ? "An " : "A ") + unit) : std::to_string(n) + " " + unit + "s") +
+           " ago";
+  };
+  if (d < 60) return fmt(d, "second");
+  if (d < 3600) return d < 120 ? "About a minute ago" : fmt(d / 60, "minute");
+  if (d < 86400) return d < 7200 ? "About an hour ago" : fmt(d / 3600, "hour");
+  if (d < 86400 * 14) return fmt(d / 86400, "day");
+  if (d < 86400 * 60) return fmt(d / (86400 * 7), "week");
+  if (d < 86400 * 365 * 2) return fmt(d / (86400 * 30), "month");
+  return fmt(d / (86400 * 365), "year");
+}
+
+std::string short_id(const std::string& hex) { return hex.substr(0, 12); }
+
+}  // namespace berth::cli
+
+int main(int argc, char** argv) {
+  using namespace berth::cli;
+  CLI::App app{"berth: a daemonless, specification-first container engine"};
+  app.name("berth");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "berth version 0.1.0");
+  app.add_option("--root", globals().root, "Store directory (env BERTH_ROOT; default /var/lib/berth as root)");
+  app.add_option("--log-level", globals().log_level, "Log level (accepted for compatibility)");
+  register_image_verbs(app);
+  register_runtime_verbs(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 125;
+  }
+  return g_exit;
+}
