@@ -28,6 +28,9 @@ struct Program {
   bool notify = false;         // needs a listener fd sent to listenerPath
   std::string listener_path;   // linux.seccomp.listenerPath
   std::string listener_metadata;
+  // Syscall names the local libseccomp does not know; skipped, as runc does,
+  // so a profile written for a newer kernel still loads. Callers may warn.
+  std::vector<std::string> skipped_syscalls;
 };
 
 Result<Program> compile(const nlohmann::json& seccomp);
@@ -40,5 +43,9 @@ int load(const Program& p);
 // Docker's default profile (allow-list, default action ERRNO(EPERM)) as an OCI
 // linux.seccomp object for the given capability set, used by the engine.
 nlohmann::json default_profile(const std::vector<std::string>& capabilities);
+
+// The runtime-spec features.json "linux.seccomp" object: enabled, actions,
+// operators, archs, knownFlags, supportedFlags (what this kernel accepts).
+nlohmann::json features();
 
 }  // namespace berth::seccomp
