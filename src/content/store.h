@@ -1,7 +1,8 @@
 // berth/content: the content-addressed blob store.
 //
-// Layout under root:  blobs/<alg>/<hex>   immutable, verified blobs
-//                     ingest/<ref>/       writes in progress (data + state)
+// Layout under root:  blobs/<alg>/<hex>        immutable, verified blobs (mode 0444)
+//                     ingest/<sha256(ref)>/    writes in progress: `data` + `ref`
+//                     ingest/.tmp.* .trash.*   being created / being removed
 // Promises:
 //  - A blob is visible under blobs/ only after its bytes were hashed while
 //    streaming, matched the expected digest (and size, when given), and were
@@ -9,7 +10,13 @@
 //  - Several processes may write the same blob at once: each writes its own
 //    ingest file; the first rename wins, the others see the blob exist and
 //    discard their copy. Nothing partial is ever visible.
-//  - Digests are validated (digest/digest.h), so paths never escape root.
+//  - Digests are validated (digest/digest.h), so paths never escape root; ref
+//    names are hashed into the ingest directory name, so any ref is safe.
+//  - A named ingest is held by at most one Writer at a time (flock on its data
+//    file, dropped by the kernel if the process dies); a second writer() or
+//    resume() on a held ref fails with Errc::busy instead of interleaving bytes.
+//  - The content store knows nothing about what is referenced: removal and
+//    garbage collection are the store facade's job (store/gc.h).
 #pragma once
 
 #include <cstdint>
@@ -31,9 +38,25 @@ struct Info {
   int64_t mtime = 0;  // seconds since epoch; GC grace periods use it
 };
 
+struct IngestInfo {
+  std::string ref;
+  uint64_t offset = 0;     // bytes durably in the ingest file (a live writer may have more buffered)
+  int64_t updated_at = 0;  // mtime of the data file, seconds since epoch
+};
+
+// How put_file() brings a file into the store.
+enum class PutMode {
+  copy,  // always copy the bytes (safe default: the caller keeps its file)
+  // Hard-link the file when it is on the same filesystem (falls back to copy).
+  // The caller promises never to modify the file afterwards: the blob IS the
+  // same inode. Use for temp files the caller is about to delete anyway.
+  link_if_possible,
+};
+
 // Streams bytes into ingest/; commit() verifies and publishes. A Writer that is
 // destroyed without commit() leaves its ingest entry for resume() (if it had a
-// ref) or removes it (anonymous writers).
+// ref) or removes it (anonymous writers). Writes are buffered internally (1 MiB),
+// so small write() calls are cheap.
 class Writer {
  public:
   Writer(Writer&&) noexcept;
@@ -41,10 +64,16 @@ class Writer {
   ~Writer();
   Status write(const void* data, size_t len);
   Status write(std::string_view s) { return write(s.data(), s.size()); }
-  uint64_t offset() const;
+  // Pushes buffered bytes into the ingest file (no fsync). Call before
+  // reporting offset() to someone who will resume() from another process.
+  Status flush();
+  uint64_t offset() const;  // bytes accepted so far, buffered included
+  const std::string& ref() const;
   // Verifies size/digest (when given), fsyncs, renames into blobs/. Returns the
   // digest of what was written. On mismatch nothing becomes visible and the
-  // ingest entry is removed.
+  // ingest entry is removed (size_mismatch / digest_mismatch). If the blob
+  // already exists (another writer won), ours is discarded and the existing
+  // blob's mtime refreshed. After commit() or abort() the Writer is spent.
   Result<Digest> commit(std::optional<Digest> expected = std::nullopt,
                         std::optional<uint64_t> expected_size = std::nullopt);
   void abort();  // discard the ingest entry
@@ -67,20 +96,34 @@ class Store {
   Result<Info> info(const Digest& d) const;
   Result<UniqueFd> open_blob(const Digest& d) const;
   Result<std::string> read_blob(const Digest& d, uint64_t limit = 16ull << 20) const;
+  // Re-hashes a stored blob (fsck); digest_mismatch if its bytes rotted.
+  Status verify(const Digest& d) const;
 
-  // One-shot write of small content (manifests, configs).
+  // One-shot write of small content (manifests, configs). When `expected` is
+  // given its algorithm is used.
   Result<Digest> put(std::string_view data, std::optional<Digest> expected = std::nullopt);
-  // Import an existing file (copying, or hard-linking when on the same fs).
-  Result<Digest> put_file(const std::string& path, std::optional<Digest> expected = std::nullopt);
+  // Import an existing file (see PutMode). When `expected` is given and the
+  // store already holds that blob, the file is not read at all.
+  Result<Digest> put_file(const std::string& path, std::optional<Digest> expected = std::nullopt,
+                          PutMode mode = PutMode::copy);
 
   // A streaming writer. ref == "" is anonymous; a named ref can be resumed
-  // across processes (registry uploads): resume() reopens it at its offset.
+  // across processes (registry uploads): resume() reopens it at its offset,
+  // re-hashing the bytes already there. writer() on an existing ref fails
+  // with already_exists (or busy when another Writer holds it). Refs are 1..256
+  // printable ASCII characters.
   Result<Writer> writer(std::string ref = "", DigestAlg alg = DigestAlg::sha256);
   Result<Writer> resume(const std::string& ref);
+  // Offset of a named ingest without taking it (registry upload status).
+  Result<IngestInfo> ingest_info(const std::string& ref) const;
+  Result<std::vector<IngestInfo>> list_ingests() const;
+  // busy if a live Writer holds it, not_found if there is no such ref.
   Status abort_ingest(const std::string& ref);
-  // Ingest entries older than max_age_seconds are removed (crashed writers).
+  // Ingest entries not written to for max_age_seconds and not held by a live
+  // Writer are removed (crashed writers, abandoned uploads).
   Status expire_ingests(int64_t max_age_seconds);
 
+  // Unconditional unlink; not_found if absent. Callers decide reachability.
   Status remove(const Digest& d);
   Result<std::vector<Info>> list() const;
 
