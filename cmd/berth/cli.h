@@ -34,5 +34,6 @@ std::string short_id(const std::string& hex);  // first 12 hex chars
 
 void register_image_verbs(CLI::App& app);
 void register_runtime_verbs(CLI::App& app);
+void register_registry_verbs(CLI::App& app);  // cmd/berth/registry_verbs.cc (transport)
 
 }  // namespace berth::cli

@@ -89,6 +89,9 @@ std::string time_ago(int64_t t) {
 
 std::string short_id(const std::string& hex) { return hex.substr(0, 12); }
 
+// Until cmd/berth/registry_verbs.cc exists the registry verbs are absent.
+__attribute__((weak)) void register_registry_verbs(CLI::App&) {}
+
 }  // namespace berth::cli
 
 int main(int argc, char** argv) {
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", globals().log_level, "Log level (accepted for compatibility)");
   register_image_verbs(app);
   register_runtime_verbs(app);
+  register_registry_verbs(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
