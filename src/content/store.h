@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,8 +121,9 @@ class Store {
   // busy if a live Writer holds it, not_found if there is no such ref.
   Status abort_ingest(const std::string& ref);
   // Ingest entries not written to for max_age_seconds and not held by a live
-  // Writer are removed (crashed writers, abandoned uploads).
-  Status expire_ingests(int64_t max_age_seconds);
+  // Writer are removed (crashed writers, abandoned uploads), except refs for
+  // which `keep` returns true (e.g. refs protected by a lease).
+  Status expire_ingests(int64_t max_age_seconds, const std::function<bool(const std::string& ref)>& keep = {});
 
   // Unconditional unlink; not_found if absent. Callers decide reachability.
   Status remove(const Digest& d);

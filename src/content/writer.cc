@@ -348,7 +348,7 @@ Status Store::abort_ingest(const std::string& ref) {
   return detail::discard_dir(root_, dir);  // fd (and the lock) closes after the rename
 }
 
-Status Store::expire_ingests(int64_t max_age_seconds) {
+Status Store::expire_ingests(int64_t max_age_seconds, const std::function<bool(const std::string& ref)>& keep) {
   std::string ingest = detail::ingest_root(root_);
   int64_t now = ::time(nullptr);
   return for_each_entry(ingest, [&](const std::string& name) -> Status {
@@ -371,6 +371,10 @@ Status Store::expire_ingests(int64_t max_age_seconds) {
       if (held && ::flock(held.get(), LOCK_EX | LOCK_NB) != 0) return Status{};
     }
     if (name[0] == '.') return remove_all(dir);  // .tmp/.trash leftovers of dead processes
+    if (keep) {
+      auto st = read_state(dir);
+      if (st && keep(st->second)) return Status{};
+    }
     return detail::discard_dir(root_, dir);
   });
 }

@@ -1,0 +1,357 @@
+// berth/store: mark-and-sweep garbage collection (rules in gc.h and docs/store.md).
+#include "store/gc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/fs.h"
+
+namespace berth {
+
+using json = nlohmann::json;
+
+std::vector<Digest> chain_ids(std::span<const Digest> diff_ids) {
+  std::vector<Digest> out;
+  out.reserve(diff_ids.size());
+  for (const Digest& d : diff_ids) {
+    if (out.empty()) out.push_back(d);
+    else out.push_back(Digest::of(out.back().str() + " " + d.str()));
+  }
+  return out;
+}
+
+namespace {
+
+// Distribution-spec's manifest size guidance; nothing we parse is larger.
+constexpr uint64_t kMaxJson = 4u << 20;
+
+bool json_media_type(std::string_view mt) {
+  return mt.empty() || mt == "application/json" || (mt.size() > 5 && mt.substr(mt.size() - 5) == "+json");
+}
+
+// Types whose children we must know: if one of these cannot be parsed, the
+// collection stops rather than sweep what it references.
+bool must_parse(std::string_view mt) {
+  return mt == "application/vnd.oci.image.index.v1+json" || mt == "application/vnd.oci.image.manifest.v1+json" ||
+         mt == "application/vnd.docker.distribution.manifest.list.v2+json" ||
+         mt == "application/vnd.docker.distribution.manifest.v2+json" ||
+         mt == "application/vnd.oci.image.config.v1+json" || mt == "application/vnd.docker.container.image.v1+json";
+}
+
+bool looks_like_json_object(std::string_view s) {
+  size_t i = s.find_first_not_of(" \t\r\n");
+  return i != std::string_view::npos && s[i] == '{';
+}
+
+struct Edge {
+  Digest digest;
+  std::string media_type;
+};
+
+class Marker {
+ public:
+  explicit Marker(Store& s) : store_(s) {}
+
+  std::unordered_set<Digest> blobs, snapshots;
+  uint64_t missing = 0;
+
+  void root(const Digest& d, std::string mt) { queue_.push_back({d, std::move(mt)}); }
+
+  // Indexes every small JSON blob that declares a `subject`.
+  Status index_referrers(const std::vector<content::Info>& all) {
+    for (const auto& info : all) {
+      if (info.size > kMaxJson || info.size < 2) continue;
+      auto fd = store_.content().open_blob(info.digest);
+      if (!fd) continue;  // removed meanwhile (only by a non-locking actor); nothing to index
+      char first = 0;
+      if (::pread(fd->get(), &first, 1, 0) != 1 || first != '{') continue;
+      auto data = store_.content().read_blob(info.digest, kMaxJson);
+      if (!data) continue;
+      json j = json::parse(*data, nullptr, false);
+      if (!j.is_object()) continue;
+      auto sub = j.find("subject");
+      if (sub == j.end() || !sub->is_object()) continue;
+      auto sd = sub->find("digest");
+      if (sd == sub->end() || !sd->is_string()) continue;
+      auto subject = Digest::parse(sd->get<std::string>());
+      if (!subject) continue;
+      auto mt = j.find("mediaType");
+      referrers_[*subject].push_back({info.digest, mt != j.end() && mt->is_string() ? mt->get<std::string>() : ""});
+    }
+    return Status{};
+  }
+
+  Status run() {
+    while (!queue_.empty()) {
+      Edge e = std::move(queue_.back());
+      queue_.pop_back();
+      TRY(visit(e.digest, e.media_type));
+    }
+    return Status{};
+  }
+
+ private:
+  Status visit(const Digest& d, const std::string& mt) {
+    if (!blobs.insert(d).second) return Status{};
+    if (auto it = referrers_.find(d); it != referrers_.end())
+      for (auto& r : it->second) queue_.push_back(r);
+    auto info = store_.content().info(d);
+    if (!info) {
+      if (info.error().code == Errc::not_found) {
+        missing++;
+        return Status{};
+      }
+      return std::move(info).error().wrap("gc");
+    }
+    if (!json_media_type(mt)) return Status{};  // a layer: never read
+    bool must = must_parse(mt);
+    std::string what = "gc: " + (mt.empty() ? std::string("blob") : mt) + " " + d.str();
+    if (info->size > kMaxJson) {
+      if (must) return Error(Errc::limit, what + ": larger than " + std::to_string(kMaxJson) + " bytes; refusing to sweep");
+      return Status{};
+    }
+    auto data = store_.content().read_blob(d, kMaxJson);
+    if (!data) return std::move(data).error().wrap("gc");
+    if (!must && !looks_like_json_object(*data)) return Status{};
+    json j = json::parse(*data, nullptr, false);
+    if (!j.is_object()) {
+      if (must) return Error(Errc::invalid_input, what + ": not a JSON object; refusing to sweep");
+      return Status{};
+    }
+    return children(j, must, what);
+  }
+
+  Status descriptor(const json& o, bool must, const std::string& what, const char* field) {
+    auto bad = [&](const char* why) -> Status {
+      if (!must) return Status{};
+      return Error(Errc::invalid_input, what + ": " + field + ": " + why + "; refusing to sweep");
+    };
+    if (!o.is_object()) return bad("descriptor is not an object");
+    auto dg = o.find("digest");
+    if (dg == o.end() || !dg->is_string()) return bad("descriptor without digest");
+    auto d = Digest::parse(dg->get<std::string>());
+    if (!d) return bad("invalid digest");
+    auto mt = o.find("mediaType");
+    queue_.push_back({*d, mt != o.end() && mt->is_string() ? mt->get<std::string>() : ""});
+    return Status{};
+  }
+
+  Status children(const json& j, bool must, const std::string& what) {
+    for (const char* list : {"manifests", "layers", "blobs"}) {
+      auto it = j.find(list);
+      if (it == j.end()) continue;
+      if (!it->is_array()) {
+        if (must) return Error(Errc::invalid_input, what + ": " + list + " is not an array; refusing to sweep");
+        continue;
+      }
+      for (const auto& o : *it) TRY(descriptor(o, must, what, list));
+    }
+    // An image config also has a `config` member (the runtime settings): only
+    // a descriptor-shaped one is followed.
+    if (auto it = j.find("config"); it != j.end() && it->is_object() && it->contains("digest"))
+      TRY(descriptor(*it, must, what, "config"));
+    if (auto rf = j.find("rootfs"); rf != j.end() && rf->is_object()) {
+      auto ids = rf->find("diff_ids");
+      if (ids != rf->end() && ids->is_array()) {
+        std::vector<Digest> diffs;
+        for (const auto& v : *ids) {
+          auto d = v.is_string() ? Digest::parse(v.get<std::string>()) : Result<Digest>(Error(Errc::invalid_input, ""));
+          if (!d) {
+            if (must) return Error(Errc::invalid_input, what + ": rootfs.diff_ids: invalid digest; refusing to sweep");
+            break;  // the chain cannot continue past an unknown layer
+          }
+          diffs.push_back(*d);
+        }
+        for (const Digest& c : chain_ids(diffs)) snapshots.insert(c);
+      }
+    }
+    return Status{};
+  }
+
+  Store& store_;
+  std::vector<Edge> queue_;
+  std::unordered_map<Digest, std::vector<Edge>> referrers_;
+};
+
+// Bytes of regular files under an open directory (best effort: unreadable parts count 0).
+uint64_t tree_bytes(int dirfd) {
+  uint64_t total = 0;
+  int fd = ::dup(dirfd);
+  if (fd < 0) return 0;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd), ::closedir);
+  if (!d) {
+    ::close(fd);
+    return 0;
+  }
+  while (struct dirent* e = ::readdir(d.get())) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (::fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISREG(st.st_mode)) {
+      total += static_cast<uint64_t>(st.st_size);
+    } else if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) total += tree_bytes(sub.get());
+    }
+  }
+  return total;
+}
+
+uint64_t tree_bytes(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  return fd ? tree_bytes(fd.get()) : 0;
+}
+
+Result<std::vector<std::string>> dir_names(const std::string& dir) {
+  std::vector<std::string> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    if (errno == ENOENT) return out;
+    return sys_error("gc: open " + dir);
+  }
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d.get());
+    if (!e) {
+      if (errno != 0) return sys_error("gc: read " + dir);
+      break;
+    }
+    if (e->d_name[0] == '.') continue;
+    out.emplace_back(e->d_name);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<GcReport> collect_garbage(Store& store, const GcOptions& opts) {
+  TRY_ASSIGN(StoreLock lock, store.lock_exclusive(opts.wait));
+  GcReport report;
+  metadata::DB& db = store.db();
+  const int64_t now = ::time(nullptr);
+  std::string trash = path_join(store.root(), "gc-trash");
+  if (!opts.dry_run) {
+    // A previous collection that died mid-removal left these; nothing refers to them.
+    TRY(remove_all(trash));
+    TRY(mkdir_p(trash, 0700));
+  }
+
+  // Leases: expired ones go first, so they protect nothing.
+  if (opts.dry_run) {
+    TRY_ASSIGN(auto leases, db.list_leases());
+    for (auto& l : leases)
+      if (l.expires_at > 0 && l.expires_at <= now) report.leases_expired++;
+  } else {
+    TRY_ASSIGN(int n, db.expire_leases(now));
+    report.leases_expired = static_cast<uint64_t>(n);
+  }
+
+  Marker m(store);
+  std::unordered_set<std::string> leased_ingests;
+  {
+    // One read transaction: names and leases from the same instant.
+    std::vector<metadata::Image> images;
+    std::vector<metadata::LeaseResource> resources;
+    std::vector<metadata::Lease> leases;
+    TRY(db.read([&]() -> Status {
+      TRY_ASSIGN(images, db.list_images());
+      TRY_ASSIGN(resources, db.lease_resources());
+      TRY_ASSIGN(leases, db.list_leases());
+      return Status{};
+    }));
+    std::unordered_set<std::string> live_leases;
+    for (auto& l : leases)
+      if (l.expires_at == 0 || l.expires_at > now) live_leases.insert(l.id);
+    for (auto& img : images) m.root(img.target.digest, img.target.media_type);
+    for (auto& r : resources) {
+      if (!live_leases.count(r.lease_id)) continue;  // dry run: would have expired
+      if (r.kind == metadata::ResourceKind::ingest) {
+        leased_ingests.insert(r.key);
+        continue;
+      }
+      auto d = Digest::parse(r.key);
+      if (!d) continue;  // unparsable key protects nothing it could name
+      if (r.kind == metadata::ResourceKind::blob) m.root(*d, "");
+      else m.snapshots.insert(*d);
+    }
+  }
+  auto add_roots = [&](const GcRoots& roots) {
+    for (auto& d : roots.blobs) m.root(d, "");
+    for (auto& d : roots.snapshots) m.snapshots.insert(d);
+  };
+  add_roots(opts.extra_roots);
+  for (const auto& provider : opts.providers) {
+    if (!provider) continue;
+    auto roots = provider(store);
+    if (!roots) return std::move(roots).error().wrap("gc: root provider");
+    add_roots(*roots);
+  }
+
+  TRY_ASSIGN(auto all_blobs, store.content().list());
+  TRY(m.index_referrers(all_blobs));
+  TRY(m.run());
+  report.missing_blobs = m.missing;
+
+  // Sweep blobs.
+  for (const auto& info : all_blobs) {
+    if (m.blobs.count(info.digest) || (opts.grace_seconds > 0 && info.mtime > now - opts.grace_seconds)) {
+      report.blobs_kept++;
+      continue;
+    }
+    if (!opts.dry_run) {
+      auto s = store.content().remove(info.digest);
+      if (!s && s.error().code != Errc::not_found) return std::move(s).error().wrap("gc");
+    }
+    report.blobs_removed++;
+    report.bytes_freed += info.size;
+    report.removed_blobs.push_back(info.digest);
+  }
+
+  // Sweep snapshots: only <alg>/<hex> entries; snapshots/tmp and anything
+  // else belongs to the snapshotter.
+  for (const char* alg : {"sha256", "sha512"}) {
+    std::string dir = path_join(store.snapshots_dir(), alg);
+    TRY_ASSIGN(auto names, dir_names(dir));
+    for (const auto& name : names) {
+      auto d = Digest::parse(std::string(alg) + ":" + name);
+      if (!d) continue;
+      std::string path = path_join(dir, name);
+      struct stat st;
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      if (m.snapshots.count(*d) || (opts.grace_seconds > 0 && st.st_mtim.tv_sec > now - opts.grace_seconds)) {
+        report.snapshots_kept++;
+        continue;
+      }
+      report.bytes_freed += tree_bytes(path);
+      report.snapshots_removed++;
+      report.removed_snapshots.push_back(*d);
+      if (opts.dry_run) continue;
+      // Out of its name first: a half-removed tree must never look like a snapshot.
+      std::string doomed = path_join(trash, unique_name(name.substr(0, 16)));
+      if (::rename(path.c_str(), doomed.c_str()) != 0) {
+        if (errno != EXDEV) return sys_error("gc: move snapshot " + d->str() + " to " + trash);
+        doomed = path;
+      }
+      if (auto s = remove_all(doomed); !s) return std::move(s).error().wrap("gc: snapshot " + d->str());
+    }
+  }
+
+  if (!opts.dry_run) {
+    TRY(store.content().expire_ingests(opts.ingest_max_age_seconds,
+                                       [&](const std::string& ref) { return leased_ingests.count(ref) > 0; }));
+  }
+  return report;
+}
+
+}  // namespace berth
