@@ -106,14 +106,9 @@ Result<Manifest> read_manifest(const Obj& o, const Descriptor* from) {
   if (m.is_docker() && m.config.media_type != media::kDockerConfig)
     return o.err("config.mediaType", "a Docker schema 2 manifest needs \"" + std::string(media::kDockerConfig) +
                                          "\", got \"" + m.config.media_type.substr(0, 100) + "\"");
-  // Layers of an image are filesystem changesets, so their type must be one
-  // berth can unpack; artifacts (any other config type) carry arbitrary blobs.
-  if (m.is_image()) {
-    for (size_t i = 0; i < m.layers.size(); i++)
-      if (!media::classify_layer(m.layers[i].media_type).known)
-        return Error(Errc::unsupported, o.what() + ": layers[" + std::to_string(i) + "].mediaType: unknown layer media type \"" +
-                                            m.layers[i].media_type.substr(0, 100) + "\"");
-  }
+  // Unknown layer media types are not an error here: image-spec says tools
+  // storing or copying manifests MUST NOT fail on them (attestations, SBOMs).
+  // resolve() refuses them when an image is about to be unpacked.
   return m;
 }
 
