@@ -43,10 +43,16 @@ class Manager {
   virtual Result<std::vector<pid_t>> pids() = 0;   // every process, recursively
   virtual Result<nlohmann::json> stats() = 0;      // runc `events --stats` shape
   virtual Status destroy() = 0;                    // rmdir; processes must be gone
+  // Signals every process. SIGKILL uses cgroup.kill where the kernel has it;
+  // otherwise the cgroup is frozen first so nothing forks away, then thawed.
+  virtual Status kill(int signal);
   // Path of the cgroup in the unified hierarchy or the v1 "name=systemd"/
   // memory hierarchy, as a process inside sees it (for /proc/self/cgroup checks).
   virtual std::string path() const = 0;
   // Paths to mount for the container's cgroup mount: controller -> host dir.
+  // The first element is where it goes below the container's /sys/fs/cgroup:
+  // the v1 hierarchy's mount name ("cpu,cpuacct", "memory", "systemd",
+  // "unified" on hybrid hosts), or "" for the single v2 mount itself.
   virtual std::vector<std::pair<std::string, std::string>> mounts() const = 0;
 };
 
