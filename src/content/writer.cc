@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "base/fs.h"
 #include "content/internal.h"
@@ -36,6 +37,9 @@ struct Writer::Impl {
   uint64_t offset = 0;
   std::unique_ptr<char[]> buf = std::make_unique<char[]>(kBufSize);
   size_t buffered = 0;
+  uint64_t in_file = 0;         // bytes written to the data file
+  uint64_t writeback_from = 0;  // writeback started for bytes before this offset
+  static constexpr uint64_t kWritebackChunk = 8 << 20;
   bool failed = false;  // a write failed: the file no longer matches the hash
   bool done = false;    // committed or aborted
 
@@ -46,11 +50,23 @@ struct Writer::Impl {
   }
   Status flush() {
     if (buffered == 0) return Status{};
-    auto s = write_all(fd.get(), buf.get(), buffered);
-    buffered = 0;
-    if (!s) {
+    size_t n = std::exchange(buffered, 0);
+    return put(buf.get(), n);
+  }
+  // Writes straight to the file and keeps writeback going.
+  Status put(const char* p, size_t n) {
+    if (auto s = write_all(fd.get(), p, n); !s) {
       failed = true;
       return std::move(s).error().wrap("ingest \"" + ref + "\"");
+    }
+    in_file += n;
+    // Start writeback of every few MiB as we go, so the fsync at commit finds
+    // little left to do and disk writes overlap hashing. Advisory: errors
+    // surface at fsync.
+    if (in_file - writeback_from >= kWritebackChunk) {
+      ::sync_file_range(fd.get(), static_cast<off_t>(writeback_from), static_cast<off_t>(in_file - writeback_from),
+                        SYNC_FILE_RANGE_WRITE);
+      writeback_from = in_file;
     }
     return Status{};
   }
@@ -111,10 +127,7 @@ Status Writer::write(const void* data, size_t len) {
   TRY(w.flush());
   size_t direct = len - len % kBufSize;
   if (direct > 0) {
-    if (auto s = write_all(w.fd.get(), p, direct); !s) {
-      w.failed = true;
-      return std::move(s).error().wrap("ingest \"" + w.ref + "\"");
-    }
+    TRY(w.put(p, direct));
     p += direct;
     len -= direct;
   }
@@ -288,6 +301,7 @@ Result<Writer> Store::resume(const std::string& ref) {
     impl->hasher.update(impl->buf.get(), *r);
   }
   impl->offset = impl->hasher.bytes();
+  impl->in_file = impl->writeback_from = impl->offset;
   impl->fd = std::move(fd);  // positioned at the end: further writes append
   impl->root = root_;
   impl->ref = ref;
