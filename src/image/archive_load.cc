@@ -6,6 +6,7 @@
 // decompressed if needed and keyed by their diff_id). Only then is the
 // metadata interpreted, because `docker save` writes manifest.json last.
 #include <fcntl.h>
+#include <cerrno>
 #include <sys/stat.h>
 
 #include <map>
@@ -113,8 +114,11 @@ Result<Scan> scan_tar(content::Store& store, const std::string& path) {
   if (!a) return Error(Errc::internal, "archive_read_new failed");
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 20) != ARCHIVE_OK)
-    return Error(Errc::invalid_input, detail::archive_err(a.get()));
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 20) != ARCHIVE_OK) {
+    if (archive_errno(a.get()) == EILSEQ)  // libarchive ARCHIVE_ERRNO_FILE_FORMAT
+      return Error(Errc::invalid_input, "not a tar archive: " + detail::archive_err(a.get()));
+    return Error(Errc::io, detail::archive_err(a.get()), archive_errno(a.get()));
+  }
   Scan s;
   std::vector<char> buf(1 << 20);
   uint64_t meta_total = 0;

@@ -105,7 +105,8 @@ class Zstd final : public Decompressor {
       ZSTD_outBuffer out{out_.data(), out_.size(), 0};
       size_t rc = ZSTD_decompressStream(ctx_, &out, &empty);
       if (ZSTD_isError(rc)) return Error(Errc::invalid_input, what_ + ": corrupt zstd stream: " + ZSTD_getErrorName(rc));
-      if (out.pos) TRY(sink(out_.data(), out.pos));
+      if (out.pos == 0) break;  // nothing held back; rc would only hint at a next frame
+      TRY(sink(out_.data(), out.pos));
       last_ = rc;
       if (out.pos < out.size) break;
     }
