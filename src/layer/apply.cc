@@ -115,13 +115,13 @@ Result<int> Applier::parent(const std::string& rel, bool create) {
         created_.insert(prefix);
         next = root_.open_dir(prefix);
       }
-      if (next < 0) return Error(next == -ENOENT ? Errc::not_found : Errc::invalid_input,
-                                 "resolve parent " + prefix, -next);
+      if (next < 0)
+        return Error(Errc::invalid_input, "parent \"" + prefix + "\" is not a directory inside the root", -next);
       cur.reset(next);
     }
     fd = cur.release();
   }
-  if (fd < 0) return Error(fd == -ENOENT ? Errc::not_found : Errc::invalid_input, "resolve parent \"" + rel + "\"", -fd);
+  if (fd < 0) return Error(Errc::invalid_input, "parent \"" + rel + "\" is not a directory inside the root", -fd);
   cached_fd_.reset(fd);
   cached_name_ = rel;
   cached_valid_ = true;

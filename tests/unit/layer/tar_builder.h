@@ -5,7 +5,10 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,19 +54,6 @@ class TarBuilder {
     min_ = min;
     return add(name, AE_IFCHR, o, "", "", "");
   }
-  // A header that claims `size` bytes but carries only `actual` of them.
-  TarBuilder& lying_file(const std::string& name, int64_t size, const std::string& actual) {
-    auto* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, size);
-    archive_write_header(a_, e);
-    archive_write_data(a_, actual.data(), actual.size());
-    archive_entry_free(e);
-    return *this;
-  }
-
   std::string finish() {
     archive_write_close(a_);
     archive_write_free(a_);
@@ -103,5 +93,29 @@ class TarBuilder {
   std::string out_;
   unsigned maj_ = 0, min_ = 0;
 };
+
+// A hand-made ustar layer whose single header claims `size` bytes (base-256
+// encoded, so it may exceed 8 GiB) but carries only `actual`, unpadded: what
+// libarchive's writer refuses to produce.
+inline std::string lying_tar(const std::string& name, uint64_t size, const std::string& actual) {
+  std::string h(512, '\0');
+  std::memcpy(&h[0], name.data(), std::min<size_t>(name.size(), 100));
+  std::memcpy(&h[100], "0000644", 7);
+  std::memcpy(&h[108], "0000000", 7);
+  std::memcpy(&h[116], "0000000", 7);
+  h[124] = static_cast<char>(0x80);
+  for (int i = 0; i < 8; i++) h[135 - i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  std::memcpy(&h[136], "14000000000", 11);
+  h[156] = '0';
+  std::memcpy(&h[257], "ustar", 6);
+  std::memcpy(&h[263], "00", 2);
+  std::memset(&h[148], ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  std::memcpy(&h[148], chk, 7);
+  return h + actual;
+}
 
 }  // namespace berth::layer::testing
