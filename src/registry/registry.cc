@@ -95,12 +95,17 @@ Dispatch Registry::handle(const Request& req) {
     id.user = id.claims.subject;
   } else if (!authz.empty() && im.htpasswd && strncasecmp(authz.data(), "basic ", 6) == 0) {
     std::string user, pass;
-    if (!parse_basic_auth(authz, &user, &pass) || !im.htpasswd->verify(user, pass)) {
+    bool ok = parse_basic_auth(authz, &user, &pass);
+    // Clients without credentials (skopeo --no-creds) send "Basic Og==": that is anonymous.
+    if (ok && user.empty() && pass.empty()) {
+      // anonymous
+    } else if (!ok || !im.htpasswd->verify(user, pass)) {
       Response r = im.challenge(req, "", false);
       r.body = api_error(401, ApiCode::UNAUTHORIZED, "invalid username or password").body;
       return {std::move(r), nullptr};
+    } else {
+      id.user = user;
     }
-    id.user = user;
   }
   // Otherwise credentials the registry has no use for are ignored, as other registries do.
 
