@@ -119,17 +119,18 @@ Result<std::vector<std::string>> mkdirs(const std::string& root, const std::stri
 }
 
 Status rmdir_retry(const std::string& dir) {
-  // ~5 s in total with backoff; a dying task releases its cgroup quickly.
+  // ~1 s in total with backoff: a task that has just been reaped releases
+  // its cgroup within milliseconds; callers check for live tasks first.
   long delay = 1;
   for (int attempt = 0;; ++attempt) {
     if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Status{};
     int err = errno;
-    if (err != EBUSY || attempt >= 40) {
+    if (err != EBUSY || attempt >= 12) {
       if (err == EBUSY) return Error(Errc::busy, "cgroup: rmdir " + dir + ": still has processes or children", err);
       return sys_error("cgroup: rmdir " + dir, err);
     }
     sleep_ms(delay);
-    if (delay < 200) delay *= 2;
+    if (delay < 100) delay *= 2;
   }
 }
 

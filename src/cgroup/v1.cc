@@ -127,6 +127,9 @@ class V1Manager final : public Manager {
   Result<nlohmann::json> stats() override;
 
   Status destroy() override {
+    // Refuse up front rather than spin on EBUSY in every hierarchy.
+    if (auto p = pids(); p.ok() && !p->empty())
+      return Error(Errc::busy, "cgroup: " + path_ + " still has " + std::to_string(p->size()) + " process(es)");
     Status first;
     auto note = [&](Status s) {
       if (!s.ok() && first.ok()) first = std::move(s);

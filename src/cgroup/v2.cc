@@ -111,7 +111,11 @@ class V2Manager final : public Manager {
 
   Result<nlohmann::json> stats() override;
 
-  Status destroy() override { return fsio::remove_tree(dir_); }
+  Status destroy() override {
+    if (auto p = pids(); p.ok() && !p->empty())
+      return Error(Errc::busy, "cgroup: " + dir_ + " still has " + std::to_string(p->size()) + " process(es)");
+    return fsio::remove_tree(dir_);
+  }
   std::string path() const override { return path_; }
   std::vector<std::pair<std::string, std::string>> mounts() const override { return {{"", dir_}}; }
 

@@ -1,0 +1,121 @@
+#include "cgroup/resources.h"
+
+#include <linux/bpf.h>
+
+#include <gtest/gtest.h>
+
+#include "cgroup/devices_bpf.h"
+
+namespace berth::cgroup {
+namespace {
+
+using nlohmann::json;
+
+TEST(CgroupConvert, SharesToWeightMatchesRunc) {
+  EXPECT_EQ(shares_to_weight(0), 0u);
+  EXPECT_EQ(shares_to_weight(2), 1u);
+  EXPECT_EQ(shares_to_weight(1024), 39u);  // 1 + (1022*9999)/262142
+  EXPECT_EQ(shares_to_weight(262144), 10000u);
+  EXPECT_EQ(shares_to_weight(1), 1u);         // clamped like the kernel
+  EXPECT_EQ(shares_to_weight(1u << 30), 10000u);
+}
+
+TEST(CgroupConvert, BlkioWeightToIoWeight) {
+  EXPECT_EQ(blkio_weight_to_io_weight(0), 0u);
+  EXPECT_EQ(blkio_weight_to_io_weight(10), 1u);
+  EXPECT_EQ(blkio_weight_to_io_weight(1000), 10000u);
+  EXPECT_EQ(blkio_weight_to_io_weight(500), 1u + 490u * 9999u / 990u);
+}
+
+TEST(CgroupConvert, SwapIsMemoryPlusSwapOnV1AndSwapAloneOnV2) {
+  EXPECT_EQ(*swap_to_v2(0, 0), 0);
+  EXPECT_EQ(*swap_to_v2(0, -1), -1);  // unlimited memory, swap unset -> unlimited both
+  EXPECT_EQ(*swap_to_v2(-1, 100), -1);
+  EXPECT_EQ(*swap_to_v2(300, 100), 200);
+  EXPECT_EQ(*swap_to_v2(100, 100), 0);
+  EXPECT_FALSE(swap_to_v2(50, 100).ok());   // below memory
+  EXPECT_FALSE(swap_to_v2(300, 0).ok());    // swap without memory limit
+  EXPECT_FALSE(swap_to_v2(300, -1).ok());
+  EXPECT_EQ(limit_string(-1), "max");
+  EXPECT_EQ(limit_string(42), "42");
+}
+
+TEST(CgroupResources, ParsesEverything) {
+  json j = json::parse(R"({
+    "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+                {"allow": true, "type": "b", "major": 8, "access": "m"}],
+    "memory": {"limit": 1048576, "reservation": 524288, "swap": 2097152, "swappiness": 10, "disableOOMKiller": true},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0-1", "mems": "0", "realtimeRuntime": 0},
+    "pids": {"limit": 32},
+    "blockIO": {"weight": 300, "weightDevice": [{"major": 8, "minor": 0, "weight": 500}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]},
+    "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+    "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
+    "unified": {"memory.high": "1000000"}
+  })");
+  auto r = parse_resources(j);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  ASSERT_EQ(r->devices.size(), 3u);
+  EXPECT_EQ(r->devices[0].v1_string(), "a *:* rwm");
+  EXPECT_EQ(r->devices[1].v1_string(), "c 1:3 rw");
+  EXPECT_EQ(r->devices[2].v1_string(), "b 8:* m");
+  EXPECT_EQ(*r->memory_limit, 1048576);
+  EXPECT_EQ(*r->memory_swappiness, 10u);
+  EXPECT_TRUE(*r->disable_oom_killer);
+  EXPECT_EQ(*r->cpu_shares, 512u);
+  EXPECT_EQ(r->cpuset_cpus, "0-1");
+  EXPECT_EQ(*r->pids_limit, 32);
+  EXPECT_EQ(*r->blkio_weight, 300);
+  EXPECT_EQ(r->throttle_read_bps.at(0).rate, 1048576u);
+  EXPECT_EQ(r->hugepage_limits.at("2MB"), 4194304u);
+  EXPECT_EQ(*r->net_class_id, 1048577u);
+  EXPECT_EQ(r->unified.at("memory.high"), "1000000");
+  EXPECT_TRUE(parse_resources(nullptr).ok());
+}
+
+void expect_bad(const char* text, const std::string& needle) {
+  auto r = parse_resources(json::parse(text));
+  ASSERT_FALSE(r.ok()) << text;
+  EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+}
+
+TEST(CgroupResources, BadInputNamesTheField) {
+  expect_bad(R"([])", "linux.resources");
+  expect_bad(R"({"memory": {"limit": "1G"}})", "linux.resources.memory.limit");
+  expect_bad(R"({"memory": {"limit": -5}})", "linux.resources.memory");
+  expect_bad(R"({"memory": {"swappiness": 101}})", "swappiness");
+  expect_bad(R"({"cpu": {"shares": -1}})", "linux.resources.cpu.shares");
+  expect_bad(R"({"cpu": {"cpus": "0\n1"}})", "linux.resources.cpu.cpus");
+  expect_bad(R"({"devices": [{"allow": true, "type": "x"}]})", "devices[0].type");
+  expect_bad(R"({"devices": [{"allow": true, "access": "rwx"}]})", "devices[0].access");
+  expect_bad(R"({"devices": [{"type": "c"}]})", "devices[0].allow");
+  expect_bad(R"({"blockIO": {"weightDevice": [{"major": 8}]}})", "weightDevice[0]");
+  expect_bad(R"({"hugepageLimits": [{"pageSize": "2XB", "limit": 1}]})", "pageSize");
+  expect_bad(R"({"unified": {"../x": "1"}})", "unified");
+  expect_bad(R"({"unified": {"cgroup.procs": "1"}})", "unified");
+  expect_bad(R"({"unified": {"memory.high": 5}})", "unified");
+  expect_bad(R"({"pids": {"limit": 1.5}})", "pids.limit");
+}
+
+TEST(CgroupDeviceFilter, ProgramShape) {
+  // Empty list: load context, then deny.
+  auto empty = device_filter_program({});
+  ASSERT_GE(empty.size(), 2u);
+  EXPECT_EQ(empty.back().code, BPF_JMP | BPF_EXIT);
+  EXPECT_EQ(empty[empty.size() - 2].imm, 0);
+  // Each rule adds a block ending in mov r0,<verdict>; exit, and its jumps stay inside the program.
+  std::vector<DeviceRule> rules(2);
+  rules[0].allow = false;
+  rules[1] = DeviceRule{true, 'c', 1, 3, "rw"};
+  auto p = device_filter_program(rules);
+  EXPECT_GT(p.size(), empty.size() + 6);
+  for (size_t i = 0; i < p.size(); ++i)
+    if (BPF_CLASS(p[i].code) == BPF_JMP && BPF_OP(p[i].code) != BPF_EXIT) {
+      EXPECT_GT(p[i].off, 0);
+      EXPECT_LT(i + 1 + p[i].off, p.size());
+    }
+}
+
+}  // namespace
+}  // namespace berth::cgroup
