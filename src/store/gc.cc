@@ -11,48 +11,15 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "base/fs.h"
+#include "store/gc_walk.h"
 
 namespace berth {
 
-using json = nlohmann::json;
-
-std::vector<Digest> chain_ids(std::span<const Digest> diff_ids) {
-  std::vector<Digest> out;
-  out.reserve(diff_ids.size());
-  for (const Digest& d : diff_ids) {
-    if (out.empty()) out.push_back(d);
-    else out.push_back(Digest::of(out.back().str() + " " + d.str()));
-  }
-  return out;
-}
-
 namespace {
-
-// Distribution-spec's manifest size guidance; nothing we parse is larger.
-constexpr uint64_t kMaxJson = 4u << 20;
-
-bool json_media_type(std::string_view mt) {
-  return mt.empty() || mt == "application/json" || (mt.size() > 5 && mt.substr(mt.size() - 5) == "+json");
-}
-
-// Types whose children we must know: if one of these cannot be parsed, the
-// collection stops rather than sweep what it references.
-bool must_parse(std::string_view mt) {
-  return mt == "application/vnd.oci.image.index.v1+json" || mt == "application/vnd.oci.image.manifest.v1+json" ||
-         mt == "application/vnd.docker.distribution.manifest.list.v2+json" ||
-         mt == "application/vnd.docker.distribution.manifest.v2+json" ||
-         mt == "application/vnd.oci.image.config.v1+json" || mt == "application/vnd.docker.container.image.v1+json";
-}
-
-bool looks_like_json_object(std::string_view s) {
-  size_t i = s.find_first_not_of(" \t\r\n");
-  return i != std::string_view::npos && s[i] == '{';
-}
 
 struct Edge {
   Digest digest;
@@ -68,28 +35,20 @@ class Marker {
 
   void root(const Digest& d, std::string mt) { queue_.push_back({d, std::move(mt)}); }
 
-  // Indexes every small JSON blob that declares a `subject`.
-  Status index_referrers(const std::vector<content::Info>& all) {
+  // Indexes every small JSON blob that declares a `subject`. A first-byte
+  // peek keeps layers (gzip, zstd, tar) from being read whole.
+  void index_referrers(const std::vector<content::Info>& all) {
     for (const auto& info : all) {
-      if (info.size > kMaxJson || info.size < 2) continue;
+      if (info.size > kGcMaxJsonBlob || info.size < 2) continue;
       auto fd = store_.content().open_blob(info.digest);
-      if (!fd) continue;  // removed meanwhile (only by a non-locking actor); nothing to index
+      if (!fd) continue;  // removed meanwhile by an actor not taking the lock: nothing to index
       char first = 0;
       if (::pread(fd->get(), &first, 1, 0) != 1 || first != '{') continue;
-      auto data = store_.content().read_blob(info.digest, kMaxJson);
+      auto data = store_.content().read_blob(info.digest, kGcMaxJsonBlob);
       if (!data) continue;
-      json j = json::parse(*data, nullptr, false);
-      if (!j.is_object()) continue;
-      auto sub = j.find("subject");
-      if (sub == j.end() || !sub->is_object()) continue;
-      auto sd = sub->find("digest");
-      if (sd == sub->end() || !sd->is_string()) continue;
-      auto subject = Digest::parse(sd->get<std::string>());
-      if (!subject) continue;
-      auto mt = j.find("mediaType");
-      referrers_[*subject].push_back({info.digest, mt != j.end() && mt->is_string() ? mt->get<std::string>() : ""});
+      auto refs = blob_refs(*data, "");
+      if (refs && refs->subject) referrers_[refs->subject->digest].push_back({info.digest, ""});
     }
-    return Status{};
   }
 
   Status run() {
@@ -106,76 +65,25 @@ class Marker {
     if (!blobs.insert(d).second) return Status{};
     if (auto it = referrers_.find(d); it != referrers_.end())
       for (auto& r : it->second) queue_.push_back(r);
-    auto info = store_.content().info(d);
-    if (!info) {
-      if (info.error().code == Errc::not_found) {
+    if (!gc_reads_media_type(mt)) {
+      // A layer: never read, only its presence matters for the report.
+      if (!store_.content().has(d)) missing++;
+      return Status{};
+    }
+    std::string what = "gc: " + (mt.empty() ? std::string("blob") : mt) + " " + d.str();
+    auto data = store_.content().read_blob(d, kGcMaxJsonBlob);
+    if (!data) {
+      if (data.error().code == Errc::not_found) {
         missing++;
         return Status{};
       }
-      return std::move(info).error().wrap("gc");
+      if (data.error().code == Errc::limit && !gc_must_parse(mt)) return Status{};
+      return Error(data.error().code, what + ": " + data.error().message + "; refusing to sweep");
     }
-    if (!json_media_type(mt)) return Status{};  // a layer: never read
-    bool must = must_parse(mt);
-    std::string what = "gc: " + (mt.empty() ? std::string("blob") : mt) + " " + d.str();
-    if (info->size > kMaxJson) {
-      if (must) return Error(Errc::limit, what + ": larger than " + std::to_string(kMaxJson) + " bytes; refusing to sweep");
-      return Status{};
-    }
-    auto data = store_.content().read_blob(d, kMaxJson);
-    if (!data) return std::move(data).error().wrap("gc");
-    if (!must && !looks_like_json_object(*data)) return Status{};
-    json j = json::parse(*data, nullptr, false);
-    if (!j.is_object()) {
-      if (must) return Error(Errc::invalid_input, what + ": not a JSON object; refusing to sweep");
-      return Status{};
-    }
-    return children(j, must, what);
-  }
-
-  Status descriptor(const json& o, bool must, const std::string& what, const char* field) {
-    auto bad = [&](const char* why) -> Status {
-      if (!must) return Status{};
-      return Error(Errc::invalid_input, what + ": " + field + ": " + why + "; refusing to sweep");
-    };
-    if (!o.is_object()) return bad("descriptor is not an object");
-    auto dg = o.find("digest");
-    if (dg == o.end() || !dg->is_string()) return bad("descriptor without digest");
-    auto d = Digest::parse(dg->get<std::string>());
-    if (!d) return bad("invalid digest");
-    auto mt = o.find("mediaType");
-    queue_.push_back({*d, mt != o.end() && mt->is_string() ? mt->get<std::string>() : ""});
-    return Status{};
-  }
-
-  Status children(const json& j, bool must, const std::string& what) {
-    for (const char* list : {"manifests", "layers", "blobs"}) {
-      auto it = j.find(list);
-      if (it == j.end()) continue;
-      if (!it->is_array()) {
-        if (must) return Error(Errc::invalid_input, what + ": " + list + " is not an array; refusing to sweep");
-        continue;
-      }
-      for (const auto& o : *it) TRY(descriptor(o, must, what, list));
-    }
-    // An image config also has a `config` member (the runtime settings): only
-    // a descriptor-shaped one is followed.
-    if (auto it = j.find("config"); it != j.end() && it->is_object() && it->contains("digest"))
-      TRY(descriptor(*it, must, what, "config"));
-    if (auto rf = j.find("rootfs"); rf != j.end() && rf->is_object()) {
-      auto ids = rf->find("diff_ids");
-      if (ids != rf->end() && ids->is_array()) {
-        std::vector<Digest> diffs;
-        for (const auto& v : *ids) {
-          auto d = v.is_string() ? Digest::parse(v.get<std::string>()) : Result<Digest>(Error(Errc::invalid_input, ""));
-          if (!d) {
-            if (must) return Error(Errc::invalid_input, what + ": rootfs.diff_ids: invalid digest; refusing to sweep");
-            break;  // the chain cannot continue past an unknown layer
-          }
-          diffs.push_back(*d);
-        }
-        for (const Digest& c : chain_ids(diffs)) snapshots.insert(c);
-      }
-    }
+    auto refs = blob_refs(*data, mt);
+    if (!refs) return Error(refs.error().code, what + ": " + refs.error().message + "; refusing to sweep");
+    for (auto& c : refs->children) queue_.push_back({std::move(c.digest), std::move(c.media_type)});
+    for (auto& s : refs->snapshots) snapshots.insert(s);
     return Status{};
   }
 
@@ -299,7 +207,7 @@ Result<GcReport> collect_garbage(Store& store, const GcOptions& opts) {
   }
 
   TRY_ASSIGN(auto all_blobs, store.content().list());
-  TRY(m.index_referrers(all_blobs));
+  m.index_referrers(all_blobs);
   TRY(m.run());
   report.missing_blobs = m.missing;
 

@@ -29,6 +29,7 @@
 
 #include "base/error.h"
 #include "digest/digest.h"
+#include "store/gc_walk.h"  // chain_ids(), blob_refs()
 #include "store/store.h"
 
 namespace berth {
@@ -67,9 +68,5 @@ struct GcReport {
 // Runs a collection under the exclusive store lock. With dry_run the report
 // lists what a real run would remove.
 Result<GcReport> collect_garbage(Store& store, const GcOptions& opts = {});
-
-// chainID(L0) = diffID(L0); chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln)).
-// Returns one chain ID per layer (the prefix chains).
-std::vector<Digest> chain_ids(std::span<const Digest> diff_ids);
 
 }  // namespace berth
