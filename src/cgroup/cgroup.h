@@ -26,6 +26,11 @@ namespace berth::cgroup {
 enum class Layout { v1, v2, hybrid };
 Layout host_layout();
 
+// The runtime-spec features.json "linux.cgroup" object for this host:
+// {"v1": bool, "v2": bool, "systemd": false, "systemdUser": false, "rdma": false}.
+// systemd is false because berth maps systemd paths onto cgroupfs itself.
+nlohmann::json features();
+
 class Manager {
  public:
   virtual ~Manager() = default;

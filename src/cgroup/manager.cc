@@ -26,6 +26,15 @@ Result<std::unique_ptr<Manager>> make(const std::string& cgroups_path, const std
 
 }  // namespace
 
+nlohmann::json features() {
+  Layout l = host_layout();
+  return nlohmann::json{{"v1", l != Layout::v2},
+                        {"v2", l == Layout::v2},
+                        {"systemd", false},
+                        {"systemdUser", false},
+                        {"rdma", false}};
+}
+
 Result<std::unique_ptr<Manager>> Manager::create(const std::string& cgroups_path, const std::string& container_id,
                                                  const nlohmann::json& resources, bool systemd_path) {
   return make(cgroups_path, container_id, &resources, systemd_path);
