@@ -106,6 +106,10 @@ std::string Reference::str() const {
 std::string Reference::familiar_name() const {
   if (domain != kDefaultDomain) return name();
   if (path.rfind("library/", 0) == 0 && path.find('/', 8) == std::string::npos) return path.substr(8);
+  // "docker.io/a.b/c" must not shorten to "a.b/c", which names registry a.b.
+  std::string first = path.substr(0, path.find('/'));
+  if (path.find('/') != std::string::npos && (first.find_first_of(".:") != std::string::npos || first == "localhost"))
+    return name();
   return path;
 }
 

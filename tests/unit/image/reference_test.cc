@@ -47,6 +47,9 @@ TEST(Reference, Familiar) {
   EXPECT_EQ(parse_reference("docker.io/library/a/b")->familiar_name(), "library/a/b");
   EXPECT_EQ(parse_reference("quay.io/x/y:2")->familiar(), "quay.io/x/y:2");
   EXPECT_EQ(parse_reference("localhost:5000/x")->familiar_name(), "localhost:5000/x");
+  // Found by fuzz_image_reference: shortening must not turn a path into a registry.
+  EXPECT_EQ(parse_reference("docker.io/xl.lr.io/x")->familiar(), "docker.io/xl.lr.io/x:latest");
+  EXPECT_EQ(parse_reference("docker.io/localhost/x")->familiar(), "docker.io/localhost/x:latest");
 }
 
 TEST(Platform, ParseAndNormalise) {
