@@ -40,8 +40,13 @@ namespace {
 constexpr size_t kPool = 6;        // chunks in flight between the two threads
 constexpr size_t kInBuf = 1u << 20;  // compressed read size
 
+// Chunk storage is not zero-initialized: it is always written before it is read.
 struct Chunk {
-  std::vector<char> data;
+  struct Buf {
+    std::unique_ptr<char[]> p{new char[TarStream::kChunk]};
+    char* data() { return p.get(); }
+    size_t size() const { return TarStream::kChunk; }
+  } data;
   size_t len = 0;
 };
 
@@ -70,10 +75,7 @@ struct TarStream::Impl {
   std::thread worker;
 
   Impl(UniqueFd f, DigestAlg a, uint64_t max) : fd(std::move(f)), alg(a), max_tar_bytes(max), diff_hasher(a) {
-    for (auto& c : chunks) {
-      c.data.resize(TarStream::kChunk);
-      free_q.push_back(&c);
-    }
+    for (auto& c : chunks) free_q.push_back(&c);
   }
 
   // Producer side ------------------------------------------------------------
