@@ -1,0 +1,228 @@
+// create / start / run: the parent side of bringing a container up.
+#include "runtime/container.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+
+#include "base/fs.h"
+#include "cgroup/cgroup.h"
+#include "runtime/hooks.h"
+#include "runtime/init.h"
+#include "runtime/spawn.h"
+#include "runtime/sysctl.h"
+
+namespace berth::runtime {
+
+using nlohmann::json;
+
+namespace {
+
+std::string owner_name() {
+  struct passwd* pw = ::getpwuid(::geteuid());
+  return pw ? pw->pw_name : std::to_string(::geteuid());
+}
+
+Result<std::string> abs_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) return sys_error("resolve " + p);
+  return std::string(buf);
+}
+
+// runc's AllowedDevices: whatever the spec's device rules say, a container
+// can always create device nodes and use the standard ones (appended last, so
+// they win over an earlier deny-all).
+void append_default_device_rules(nlohmann::json& resources) {
+  if (!resources.is_object() || !resources.contains("devices") || !resources["devices"].is_array()) return;
+  auto rule = [](const char* type, int64_t major, int64_t minor, const char* access) {
+    json r = {{"allow", true}, {"type", type}, {"access", access}};
+    if (major >= 0) r["major"] = major;
+    if (minor >= 0) r["minor"] = minor;
+    return r;
+  };
+  auto& d = resources["devices"];
+  d.push_back(rule("c", -1, -1, "m"));
+  d.push_back(rule("b", -1, -1, "m"));
+  for (auto [ma, mi] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {10, 200}})
+    d.push_back(rule("c", ma, mi, "rwm"));
+  d.push_back(rule("c", 136, -1, "rwm"));
+}
+
+// Undoes a half-made container on any error path of create().
+struct CreateGuard {
+  std::string dir;
+  pid_t pid = 0;
+  std::unique_ptr<cgroup::Manager> cg;
+  bool armed = true;
+  ~CreateGuard() {
+    if (!armed) return;
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (cg) (void)cg->destroy();
+    if (!dir.empty()) (void)remove_all(dir);
+  }
+};
+
+}  // namespace
+
+Result<Spec> saved_spec(const GlobalOptions& g, const std::string& id) {
+  auto text = read_file(path_join(container_dir(g.root, id), "config.json"), 16u << 20);
+  if (!text) return std::move(text).error().wrap("container " + id);
+  return parse_spec(*text);
+}
+
+static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for_run, int* pidfd_out) {
+  TRY(validate_id(o.id));
+  TRY_ASSIGN(std::string bundle, abs_path(o.bundle.empty() ? "." : o.bundle));
+  TRY_ASSIGN(std::string config_text, read_file(path_join(bundle, "config.json"), 16u << 20));
+  TRY_ASSIGN(Spec spec, parse_spec(config_text));
+  if (!spec.process) return Error(Errc::invalid_input, "config.json: process is required to create a container");
+  TRY(validate_sysctls(spec));
+  if (spec.process->terminal && o.console_socket.empty() && !for_run)
+    return Error(Errc::invalid_argument, "process.terminal is set but no --console-socket was given");
+  std::string root_path = spec.root_path[0] == '/' ? spec.root_path : path_join(bundle, spec.root_path);
+  TRY_ASSIGN(std::string rootfs, abs_path(root_path));
+  for (const auto& n : spec.linux.namespaces)
+    if (n.type == NsType::time && !spec.linux.time_offsets.empty())
+      return Error(Errc::unsupported, "linux.timeOffsets are not supported yet");
+
+  TRY(mkdir_p(g.root, 0700));
+  std::string dir = container_dir(g.root, o.id);
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return Error(Errc::already_exists, "container \"" + o.id + "\" already exists");
+    return sys_error("mkdir " + dir);
+  }
+  CreateGuard guard;
+  guard.dir = dir;
+  TRY(atomic_write_file(path_join(dir, "config.json"), config_text, 0600));
+
+  SpawnPlan plan;
+  plan.spec = &spec;
+  plan.process = &*spec.process;
+  plan.rootfs = rootfs;
+  plan.bundle = bundle;
+  plan.preserve_fds = o.preserve_fds;
+  plan.no_pivot = o.no_pivot;
+  plan.console_socket = o.console_socket;
+  if (spec.process->terminal && o.console_socket.empty()) {
+    // `run` in the foreground without a console socket: the process simply
+    // shares our stdio (a terminal there stays the container's terminal).
+    plan.process_copy = *spec.process;
+    plan.process_copy->terminal = false;
+    plan.process = &*plan.process_copy;
+  }
+  std::string fifo = fifo_path(g.root, o.id);
+  if (::mkfifo(fifo.c_str(), 0600) != 0) return sys_error("mkfifo " + fifo);
+  // O_RDWR never blocks on a fifo; the init reads from it until start writes.
+  plan.fifo_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+  if (plan.fifo_fd < 0) return sys_error("open " + fifo);
+
+  append_default_device_rules(spec.linux.resources);
+  TRY_ASSIGN(guard.cg, cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup));
+  plan.cgroup = guard.cg.get();
+
+  ContainerState st;
+  st.id = o.id;
+  st.bundle = bundle;
+  st.rootfs = rootfs;
+  st.created = now_rfc3339();
+  st.owner = owner_name();
+  st.annotations = spec.annotations;
+  st.cgroups_path = spec.linux.cgroups_path;
+  st.systemd_cgroup = g.systemd_cgroup;
+  st.has_pid_ns = spec.linux.ns(NsType::pid) != nullptr;
+
+  plan.before_hooks = [&](pid_t pid) -> Status {
+    st.pid = pid;
+    std::string s = state_json(st, CStatus::creating).dump();
+    TRY(run_hooks(spec.hooks.prestart, s, "prestart"));
+    TRY(run_hooks(spec.hooks.create_runtime, s, "createRuntime"));
+    TRY(run_hooks(spec.hooks.create_container, s, "createContainer"));
+    return Status{};
+  };
+  plan.state_for_child = [&]() { return state_json(st, CStatus::created).dump(); };
+  TRY_ASSIGN(auto child, spawn_init(plan, &guard.pid));
+  ::close(plan.fifo_fd);
+  st.pid = child.pid;
+  st.pid_start = process_start_time(child.pid);
+  TRY(save_state(g.root, st));
+  if (!o.pid_file.empty()) {
+    TRY_ASSIGN(std::string pf, absolute_for_write(o.pid_file));
+    TRY(atomic_write_file(pf, std::to_string(child.pid), 0644));
+  }
+  guard.armed = false;
+  guard.cg.release();  // reopened by the later commands; stays on disk
+  if (pidfd_out) *pidfd_out = child.pidfd.release();
+  return child.pid;
+}
+
+Result<pid_t> create(const GlobalOptions& g, const CreateOptions& o) { return create_impl(g, o, false, nullptr); }
+
+Status start(const GlobalOptions& g, const std::string& id) {
+  TRY_ASSIGN(ContainerState st, load_state(g.root, id));
+  CStatus s = container_status(g.root, st);
+  if (s != CStatus::created)
+    return Error(Errc::invalid_argument, "cannot start container " + id + " in status " + status_name(s));
+  std::string fifo = fifo_path(g.root, id);
+  UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return sys_error("start container " + id + ": open exec fifo");
+  if (::write(fd.get(), "0", 1) != 1) return sys_error("start container " + id + ": write exec fifo");
+  fd.reset();
+  ::unlink(fifo.c_str());
+  auto spec = saved_spec(g, id);
+  if (spec.ok() && !spec->hooks.poststart.empty()) {
+    // The runtime-spec makes poststart failures warnings, not errors.
+    auto hs = run_hooks(spec->hooks.poststart, state_json(st, CStatus::running).dump(), "poststart");
+    if (!hs.ok()) log_warning("container " + id + ": " + hs.error().str());
+  }
+  return Status{};
+}
+
+Result<int> run(const GlobalOptions& g, const CreateOptions& o, bool detach, bool keep) {
+  // Signals are blocked before the clone so none is lost between the start
+  // and the forwarding loop; the init unblocks its own copy.
+  sigset_t fwd, old;
+  sigfillset(&fwd);
+  sigdelset(&fwd, SIGSEGV);
+  sigdelset(&fwd, SIGBUS);
+  sigdelset(&fwd, SIGILL);
+  sigdelset(&fwd, SIGFPE);
+  if (!detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);
+  int pidfd = -1;
+  auto pid = create_impl(g, o, !detach, detach ? nullptr : &pidfd);
+  if (!pid.ok()) {
+    if (!detach) ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return std::move(pid).error();
+  }
+  UniqueFd pfd(pidfd);
+  if (auto s = start(g, o.id); !s.ok()) {
+    (void)remove(g, o.id, true);
+    return std::move(s).error();
+  }
+  if (detach) return 0;
+  int code = wait_forwarding(*pid, fwd);
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (!keep) {
+    auto d = remove(g, o.id, true);
+    if (!d.ok()) log_warning(d.error().str());
+  }
+  return code;
+}
+
+}  // namespace berth::runtime

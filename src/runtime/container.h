@@ -1,0 +1,80 @@
+// berth/runtime: the runc-compatible container lifecycle.
+//
+// Promises (runc semantics):
+//  - create() leaves the container "created": namespaces, rootfs, cgroup and
+//    the createRuntime/createContainer hooks are done, and its init process is
+//    blocked on <root>/<id>/exec.fifo; start() releases it.
+//  - A failed create leaves nothing behind: no state dir, cgroup or process.
+//  - The caller must be single-threaded: the init is cloned, not vforked.
+//  - Every error names the container and what failed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "runtime/spec.h"
+#include "runtime/state.h"
+
+namespace berth::runtime {
+
+struct GlobalOptions {
+  std::string root = "/run/berth-runtime";
+  bool systemd_cgroup = false;
+};
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+};
+
+Result<pid_t> create(const GlobalOptions& g, const CreateOptions& o);
+Status start(const GlobalOptions& g, const std::string& id);
+// create + start, then (unless detach) wait, forwarding signals; returns the
+// exit code (128+signal when killed). The container is deleted afterwards
+// unless keep.
+Result<int> run(const GlobalOptions& g, const CreateOptions& o, bool detach, bool keep);
+Status kill(const GlobalOptions& g, const std::string& id, int sig, bool all);
+Status remove(const GlobalOptions& g, const std::string& id, bool force);
+Result<nlohmann::json> state(const GlobalOptions& g, const std::string& id);
+Result<std::vector<nlohmann::json>> list(const GlobalOptions& g);
+Status pause(const GlobalOptions& g, const std::string& id);
+Status resume(const GlobalOptions& g, const std::string& id);
+Result<std::vector<pid_t>> pids(const GlobalOptions& g, const std::string& id);
+Status update(const GlobalOptions& g, const std::string& id, const nlohmann::json& resources);
+Result<nlohmann::json> stats(const GlobalOptions& g, const std::string& id);
+
+struct ExecOptions {
+  std::string id;
+  std::string process_file;        // --process: a runtime-spec process JSON
+  std::vector<std::string> args;   // otherwise: the command
+  std::string cwd;
+  std::vector<std::string> env;
+  std::string user;                // uid[:gid]
+  std::vector<uint32_t> additional_gids;
+  std::vector<std::string> caps;
+  bool tty = false;
+  bool detach = false;
+  bool no_new_privs = false;
+  std::string console_socket;
+  std::string pid_file;
+  std::string apparmor;
+  int preserve_fds = 0;
+};
+// Returns the process's exit code, or 0 once it started when detached.
+Result<int> exec(const GlobalOptions& g, const ExecOptions& o);
+
+// Loads the config.json saved at create time.
+Result<Spec> saved_spec(const GlobalOptions& g, const std::string& id);
+
+}  // namespace berth::runtime

@@ -1,0 +1,60 @@
+// berth/runtime (internal): cloning the container init and talking to it.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "runtime/spec.h"
+
+namespace berth::cgroup {
+class Manager;
+}
+
+namespace berth::runtime {
+
+struct SpawnPlan {
+  const Spec* spec = nullptr;
+  const Process* process = nullptr;
+  std::optional<Process> process_copy;  // when the process was adjusted
+  std::string rootfs, bundle, console_socket;
+  int preserve_fds = 0;
+  bool no_pivot = false;
+  int fifo_fd = -1;
+  cgroup::Manager* cgroup = nullptr;
+  // Runs in the parent once the rootfs is mounted (prestart/createRuntime/...).
+  std::function<Status(pid_t)> before_hooks;
+  // The state JSON handed to the child for startContainer hooks.
+  std::function<std::string()> state_for_child;
+};
+
+struct Child {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+};
+
+// *pid_out is set as soon as the child exists, so the caller can kill it on
+// any later failure.
+Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out);
+
+// Waits for pid (our child), forwarding the signals in `sigs` (already
+// blocked) to it; returns its exit code or 128+signal.
+int wait_forwarding(pid_t pid, const sigset_t& sigs);
+
+Result<std::string> absolute_for_write(const std::string& p);
+int read_cap_last_cap();
+Result<UniqueFd> connect_console_socket(const std::string& path);
+Result<UniqueFd> open_dev_null_verified();
+// Moves fd to a number >= min (so it cannot collide with preserved fds).
+int move_fd_above(int fd, int min);
+
+void log_warning(const std::string& msg);
+// uid_map/gid_map for a child in a new user namespace (newuidmap when unprivileged).
+Status write_id_maps_for(pid_t pid, const Linux& l);
+
+}  // namespace berth::runtime
