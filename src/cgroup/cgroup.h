@@ -9,6 +9,9 @@
 //    linux.resources; open() finds an existing one again from another process.
 //  - Only cgroups berth created are ever written or removed.
 //  - Resources take the OCI runtime-spec JSON (config.json linux.resources).
+//    As in runc, the device cgroup is always managed: the config's rules,
+//    then the default devices (null, zero, full, random, urandom, tty,
+//    console, ptmx, pts, tun; mknod of any node), on a deny-all base.
 #pragma once
 
 #include <sys/types.h>

@@ -95,23 +95,34 @@ Status apply_device_filter(const std::string& dir, const std::vector<DeviceRule>
   uint32_t old_count = 0;
   if (bpf(BPF_PROG_QUERY, &q) == 0) old_count = q.query.prog_cnt;
 
-  char log[4096] = {0};
   static const char license[] = "Apache-2.0";
-  union bpf_attr load{};
-  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-  load.insns = reinterpret_cast<uint64_t>(prog.data());
-  load.insn_cnt = static_cast<uint32_t>(prog.size());
-  load.license = reinterpret_cast<uint64_t>(license);
-  load.log_buf = reinterpret_cast<uint64_t>(log);
-  load.log_size = sizeof log;
-  load.log_level = 1;
-  UniqueFd pfd(static_cast<int>(bpf(BPF_PROG_LOAD, &load)));
+  auto load = [&](char* log, uint32_t log_size) {
+    union bpf_attr a{};
+    a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    a.insns = reinterpret_cast<uint64_t>(prog.data());
+    a.insn_cnt = static_cast<uint32_t>(prog.size());
+    a.license = reinterpret_cast<uint64_t>(license);
+    if (log) {
+      a.log_buf = reinterpret_cast<uint64_t>(log);
+      a.log_size = log_size;
+      a.log_level = 1;
+    }
+    return static_cast<int>(bpf(BPF_PROG_LOAD, &a));
+  };
+  // Load without a verifier log (a full log buffer itself fails the load
+  // with ENOSPC); only on failure load again to say why.
+  UniqueFd pfd(load(nullptr, 0));
   if (!pfd) {
     int err = errno;
-    std::string why = log[0] ? std::string(": verifier: ") + std::string(log, strnlen(log, 200)) : "";
-    for (auto& c : why)
-      if (c == '\n') c = ' ';
-    return Error(err == EPERM ? Errc::permission : Errc::io, "cgroup: loading device eBPF program for " + dir + why, err);
+    std::vector<char> log(1 << 16, '\0');
+    (void)!load(log.data(), static_cast<uint32_t>(log.size()));
+    // The verifier's last line carries the reason.
+    std::string text(log.data(), strnlen(log.data(), log.size()));
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::string why = text.substr(text.find_last_of('\n') == std::string::npos ? 0 : text.find_last_of('\n') + 1);
+    if (why.size() > 200) why.resize(200);
+    return Error(err == EPERM ? Errc::permission : Errc::io,
+                 "cgroup: loading device eBPF program for " + dir + (why.empty() ? "" : " (verifier: " + why + ")"), err);
   }
 
   // Attach the new program before detaching the old ones so there is never a

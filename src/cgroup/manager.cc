@@ -19,6 +19,7 @@ Result<std::unique_ptr<Manager>> make(const std::string& cgroups_path, const std
   Resources res;
   if (resources) {
     TRY_ASSIGN(res, parse_resources(*resources));
+    add_default_devices(res);
   }
   if (host->layout == Layout::v2) return detail::make_v2(*host, path, resources != nullptr, res);
   return detail::make_v1(*host, path, resources != nullptr, res);

@@ -279,6 +279,24 @@ Result<Resources> parse_resources(const nlohmann::json& res) {
   return r;
 }
 
+void add_default_devices(Resources& r) {
+  static const DeviceRule kDefaults[] = {
+      {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},   // mknod anything; access stays denied
+      {true, 'c', 1, 3, "rwm"},                             // null
+      {true, 'c', 1, 8, "rwm"},                             // random
+      {true, 'c', 1, 7, "rwm"},                             // full
+      {true, 'c', 5, 0, "rwm"},                             // tty
+      {true, 'c', 1, 5, "rwm"},                             // zero
+      {true, 'c', 1, 9, "rwm"},                             // urandom
+      {true, 'c', 5, 1, "rwm"},                             // console
+      {true, 'c', 136, -1, "rwm"},                          // pts/*
+      {true, 'c', 5, 2, "rwm"},                             // ptmx
+      {true, 'c', 10, 200, "rwm"},                          // net/tun
+  };
+  r.has_devices = true;
+  r.devices.insert(r.devices.end(), std::begin(kDefaults), std::end(kDefaults));
+}
+
 uint64_t shares_to_weight(uint64_t shares) {
   if (shares == 0) return 0;
   if (shares < 2) shares = 2;

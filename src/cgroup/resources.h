@@ -60,6 +60,13 @@ struct Resources {
 // Errors name the offending field: "linux.resources.memory.limit: expected an integer".
 Result<Resources> parse_resources(const nlohmann::json& resources);
 
+// The device rules every container gets after its own, as runc appends them
+// (specconv AllowedDevices): mknod of any c/b node, and rwm on /dev/null,
+// zero, full, random, urandom, tty, console, ptmx, pts/*, net/tun. Marks
+// the device cgroup as managed: with no rules of its own a container starts
+// from deny-all, exactly like runc.
+void add_default_devices(Resources& r);
+
 // cpu.shares [2, 262144] -> cpu.weight [1, 10000]; 0 (unset) -> 0.
 uint64_t shares_to_weight(uint64_t shares);
 // blkio.weight [10, 1000] -> io.weight [1, 10000]; 0 (unset) -> 0.

@@ -70,6 +70,9 @@ class V2Manager final : public Manager {
 
   Status update(const nlohmann::json& resources) override {
     TRY_ASSIGN(Resources r, parse_resources(resources));
+    // Only a new device list touches the device cgroup; it then gets the
+    // defaults appended, as at create.
+    if (r.has_devices) add_default_devices(r);
     return apply(r);
   }
 

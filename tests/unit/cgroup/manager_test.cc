@@ -194,26 +194,49 @@ TEST_F(CgroupManager, FreezeAndThawASleepingChild) {
   EXPECT_TRUE(m->destroy().ok());
 }
 
-TEST_F(CgroupManager, DevicesDenyAllButNull) {
+// Opens `dev` read-only in a child placed in the cgroup; returns the errno (0 = opened).
+int open_errno_in(Manager& m, const char* dev) {
+  Child c([dev] {
+    int fd = ::open(dev, O_RDONLY | O_CLOEXEC);
+    return fd >= 0 ? 0 : errno;
+  });
+  if (!m.add_process(c.pid()).ok()) return -1;
+  c.release();
+  int st = c.wait();
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST_F(CgroupManager, DevicesDenyAllButDefaults) {
   auto m = create("/dev", json::parse(R"({"devices": [{"allow": false, "access": "rwm"},
                                                         {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}]})"));
   ASSERT_TRUE(m);
   if (is_v1()) {
-    EXPECT_EQ(slurp(v1dir("devices", "/dev") + "/devices.list"), "c 1:3 rw");
+    std::string list = slurp(v1dir("devices", "/dev") + "/devices.list");
+    EXPECT_EQ(list.find("a *:* rwm"), std::string::npos) << list;
+    EXPECT_NE(list.find("c 1:3 rw"), std::string::npos) << list;
   }
-  Child c([] {
-    int ok = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (ok < 0) return 1;
-    int no = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
-    if (no >= 0 || errno != EPERM) return 2;
-    return 0;
-  });
-  ASSERT_TRUE(m->add_process(c.pid()).ok());
-  c.release();
-  int st = c.wait();
-  ASSERT_TRUE(WIFEXITED(st));
-  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_EQ(open_errno_in(*m, "/dev/null"), 0);
+  EXPECT_EQ(open_errno_in(*m, "/dev/zero"), 0);  // a runc default device
+  EXPECT_EQ(open_errno_in(*m, "/dev/kmsg"), EPERM);
   EXPECT_TRUE(m->destroy().ok());
+}
+
+TEST_F(CgroupManager, DevicesAreManagedEvenWithoutRulesLikeRunc) {
+  auto none = create("/devnone", json::object());
+  ASSERT_TRUE(none);
+  EXPECT_EQ(open_errno_in(*none, "/dev/null"), 0);
+  EXPECT_EQ(open_errno_in(*none, "/dev/kmsg"), EPERM);
+  EXPECT_TRUE(none->destroy().ok());
+  auto all = create("/devall", json::parse(R"({"devices": [{"allow": true, "access": "rwm"}]})"));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(open_errno_in(*all, "/dev/kmsg"), 0);
+  // update() without devices leaves the device cgroup alone; with devices it replaces them.
+  ASSERT_TRUE(all->update(json::parse(R"({"pids": {"limit": 50}})")).ok());
+  EXPECT_EQ(open_errno_in(*all, "/dev/kmsg"), 0);
+  ASSERT_TRUE(all->update(json::parse(R"({"devices": [{"allow": false, "access": "rwm"}]})")).ok());
+  EXPECT_EQ(open_errno_in(*all, "/dev/kmsg"), EPERM);
+  EXPECT_EQ(open_errno_in(*all, "/dev/null"), 0);
+  EXPECT_TRUE(all->destroy().ok());
 }
 
 TEST_F(CgroupManager, CpuQuotaSharesAndCpuset) {
@@ -373,7 +396,8 @@ TEST_F(CgroupV2OnUnified, FreezeKillAndDeviceFilter) {
   ASSERT_TRUE(m->freeze(false).ok());
   EXPECT_FALSE(*m->frozen());
   // Tighter rules on update replace the old program.
-  ASSERT_TRUE(m->update(json::parse(R"({"devices": [{"allow": false, "access": "rwm"}]})")).ok());
+  auto up = m->update(json::parse(R"({"devices": [{"allow": false, "access": "rwm"}]})"));
+  ASSERT_TRUE(up.ok()) << up.error().str();
   ASSERT_TRUE(m->kill(SIGKILL).ok());
   int st = c.wait();
   ASSERT_TRUE(WIFSIGNALED(st)) << "child exited with " << WEXITSTATUS(st);
