@@ -150,9 +150,11 @@ Result<GcReport> collect_garbage(Store& store, const GcOptions& opts) {
   const int64_t now = ::time(nullptr);
   std::string trash = path_join(store.root(), "gc-trash");
   if (!opts.dry_run) {
-    // A previous collection that died mid-removal left these; nothing refers to them.
-    TRY(remove_all(trash));
+    // Leftovers of a collection that died mid-removal; nothing refers to them.
     TRY(mkdir_p(trash, 0700));
+    TRY_ASSIGN(auto left, dir_names(trash));
+    for (const auto& n : left)
+      if (auto s = remove_all(path_join(trash, n)); !s) report.warnings.push_back("gc-trash: " + s.error().str());
   }
 
   // Leases: expired ones go first, so they protect nothing.
@@ -241,17 +243,28 @@ Result<GcReport> collect_garbage(Store& store, const GcOptions& opts) {
         report.snapshots_kept++;
         continue;
       }
-      report.bytes_freed += tree_bytes(path);
+      uint64_t bytes = tree_bytes(path);
+      if (!opts.dry_run) {
+        // Out of its name first: a half-removed tree must never look like a snapshot.
+        std::string doomed = path_join(trash, unique_name(name.substr(0, 16)));
+        if (::rename(path.c_str(), doomed.c_str()) != 0) {
+          if (errno == EBUSY) {
+            // A mount point (e.g. someone mounted it directly): in use, so keep it.
+            report.snapshots_kept++;
+            report.warnings.push_back("snapshot " + d->str() + " is a mount point; kept");
+            continue;
+          }
+          if (errno != EXDEV) return sys_error("gc: move snapshot " + d->str() + " to " + trash);
+          doomed = path;
+        }
+        // Once renamed it is gone as a snapshot; a tree that will not fully go
+        // (a mount inside it) stays in gc-trash for the next run.
+        if (auto s = remove_all(doomed); !s)
+          report.warnings.push_back("snapshot " + d->str() + ": " + s.error().str() + " (left in " + trash + ")");
+      }
+      report.bytes_freed += bytes;
       report.snapshots_removed++;
       report.removed_snapshots.push_back(*d);
-      if (opts.dry_run) continue;
-      // Out of its name first: a half-removed tree must never look like a snapshot.
-      std::string doomed = path_join(trash, unique_name(name.substr(0, 16)));
-      if (::rename(path.c_str(), doomed.c_str()) != 0) {
-        if (errno != EXDEV) return sys_error("gc: move snapshot " + d->str() + " to " + trash);
-        doomed = path;
-      }
-      if (auto s = remove_all(doomed); !s) return std::move(s).error().wrap("gc: snapshot " + d->str());
     }
   }
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/error.h"
@@ -63,6 +64,7 @@ struct GcReport {
   uint64_t missing_blobs = 0;  // reachable but absent (e.g. a partial pull of another platform)
   std::vector<Digest> removed_blobs;
   std::vector<Digest> removed_snapshots;
+  std::vector<std::string> warnings;  // one line each: what could not be removed and why
 };
 
 // Runs a collection under the exclusive store lock. With dry_run the report
