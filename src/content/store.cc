@@ -141,9 +141,22 @@ Result<Digest> Store::put(std::string_view data, std::optional<Digest> expected)
   if (expected && !(got == *expected))
     return Error(Errc::digest_mismatch, "put blob: expected " + expected->str() + ", content hashes to " + got.str());
   if (has(got)) return got;
-  TRY_ASSIGN(Writer w, writer("", alg));
-  TRY(w.write(data));
-  return w.commit(got, data.size());
+  // Already verified in memory: a single temp file (no ingest entry, no lock)
+  // is enough. A crash leaves only an ingest/.tmp.* file for expiry.
+  std::string tmp = path_join(detail::ingest_root(root_), unique_name(detail::kTmpPrefix));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+  if (!fd) return sys_error("put blob " + got.str() + ": create " + tmp);
+  auto fail = [&](Error e) -> Error {
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (auto w = write_all(fd.get(), data.data(), data.size()); !w) return fail(std::move(w).error().wrap("put blob " + got.str()));
+  if (::fsync(fd.get()) != 0) return fail(sys_error("put blob " + got.str() + ": fsync"));
+  fd.reset();
+  auto pub = detail::publish(root_, tmp, got);
+  if (!pub) return fail(std::move(pub).error());
+  if (!*pub) ::unlink(tmp.c_str());  // another writer won
+  return got;
 }
 
 // Hard-links `path` into the store. Returns nullopt (not an error) when the
