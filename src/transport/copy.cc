@@ -94,7 +94,7 @@ Result<CopyResult> copy_image(const ImageName& src, const ImageName& dst, const 
   const bool src_local = src.kind == Kind::local, dst_local = dst.kind == Kind::local;
   if ((src_local || src.kind == Kind::docker) && !src.ref)
     return Error(Errc::invalid_argument, "source " + src.str() + ": no reference");
-  if ((dst_local || dst.kind == Kind::docker) && !dst.ref)
+  if (dst.kind == Kind::docker && !dst.ref)
     return Error(Errc::invalid_argument, "destination " + dst.str() + ": no reference");
 
   std::optional<Store> local;
@@ -175,8 +175,11 @@ Result<CopyResult> copy_image(const ImageName& src, const ImageName& dst, const 
       break;
     }
     case Kind::local: {
+      // No name given: the source's own (pull from an archive or layout).
+      std::optional<image::Reference> name = dst.ref ? dst.ref : plan.src_ref;
+      if (!name) return Error(Errc::invalid_argument, src.str() + " carries no image name; give the destination one");
       metadata::Image img;
-      img.name = dst.ref->str();
+      img.name = name->str();
       img.target.digest = plan.top.digest;
       img.target.media_type = plan.top.media_type;
       img.target.size = static_cast<int64_t>(plan.top.size);

@@ -190,7 +190,14 @@ Result<image::Descriptor> load_archive(content::Store& cs, const ImageName& src,
                                              " images; name one (" + kind_name(src.kind) + ":PATH:TAG)");
   }
   if (!pick) return Error(Errc::not_found, what + ": no such image in the archive");
-  if (name) *name = pick->reference;
+  if (name) {
+    *name = pick->reference;
+    // A bare ref.name ("latest") names no repository: localhost/NAME, as podman does.
+    if (!*name && !pick->ref_name.empty()) {
+      auto r = image::parse_reference("localhost/" + pick->ref_name);
+      if (r.ok()) *name = *r;
+    }
+  }
   return pick->descriptor;
 }
 

@@ -43,7 +43,9 @@ const char* kind_name(Kind k);  // "docker", "berth", "oci", "oci-archive", "doc
 
 struct ImageName {
   Kind kind = Kind::local;
-  std::optional<image::Reference> ref;  // docker, local; docker-archive when given
+  // docker (required); local (as a destination, absent = keep the source's
+  // name); docker-archive (optional).
+  std::optional<image::Reference> ref;
   std::string path;                     // oci, oci-archive, docker-archive
   std::string tag;                      // oci, oci-archive: the ref.name ("" = the only image / "latest" on write)
   std::string str() const;
