@@ -78,7 +78,7 @@ Result<size_t> read_some(archive* a, char* buf, size_t len, const std::string& n
 // layers may be gzip/zstd; they are stored uncompressed so digest == diff_id.
 Result<Stored> store_member(content::Store& store, archive* a, const std::string& name, std::optional<Digest> expected,
                             bool decompress, std::vector<char>& buf) {
-  TRY_ASSIGN(content::Writer w, store.writer());
+  TRY_ASSIGN(content::Writer w, store.writer("", expected ? expected->alg() : DigestAlg::sha256));
   std::string what = "archive member " + name;
   size_t have = 0;
   // Sniff only needs a few bytes, but libarchive may hand them out in pieces.

@@ -127,7 +127,7 @@ Result<Digest> store_uncompressed(content::Store& store, const Digest& blob, std
     return Error(Errc::unsupported, what + ": " + sniffed_name(s) + "-compressed layers are not supported");
   if (expected && store.has(*expected)) return *expected;
   TRY_ASSIGN(auto dec, Decompressor::create(s == Sniffed::gzip ? media::Compression::gzip : media::Compression::zstd, what));
-  TRY_ASSIGN(content::Writer w, store.writer());
+  TRY_ASSIGN(content::Writer w, store.writer("", expected ? expected->alg() : DigestAlg::sha256));
   Sink sink = [&](const char* p, size_t len) { return w.write(p, len); };
   while (n > 0) {
     TRY(dec->feed(buf.data(), n, sink));
