@@ -121,13 +121,19 @@ CREATE TABLE schema_components (
 int DB::latest_schema_version() { return kCoreMigrations[std::size(kCoreMigrations) - 1].version; }
 
 DB::DB(DB&& o) noexcept
-    : db_(std::exchange(o.db_, nullptr)), path_(std::move(o.path_)), version_(o.version_) {}
+    : db_(std::exchange(o.db_, nullptr)),
+      path_(std::move(o.path_)),
+      version_(o.version_),
+      tx_depth_(o.tx_depth_),
+      tx_write_(o.tx_write_) {}
 DB& DB::operator=(DB&& o) noexcept {
   if (this != &o) {
     if (db_) sqlite3_close_v2(db_);
     db_ = std::exchange(o.db_, nullptr);
     path_ = std::move(o.path_);
     version_ = o.version_;
+    tx_depth_ = o.tx_depth_;
+    tx_write_ = o.tx_write_;
   }
   return *this;
 }
@@ -158,23 +164,46 @@ Status DB::exec(std::string_view sql) {
   return Status{};
 }
 
-static Status run_tx(DB& db, const char* begin, const std::function<Status()>& fn) {
-  if (sqlite3_get_autocommit(db.handle()) == 0) return fn();  // join the outer transaction
-  TRY(db.exec(begin));
-  Status s = fn();
-  if (s.ok()) {
-    Status c = db.exec("COMMIT");
+Status DB::run_tx(bool write, const std::function<Status()>& fn) {
+  if (tx_depth_ > 0) {
+    // A write inside a read transaction would have to upgrade a snapshot,
+    // which SQLite may refuse at any time (SQLITE_BUSY_SNAPSHOT): disallow.
+    if (write && !tx_write_)
+      return Error(Errc::invalid_argument, path_ + ": write transaction requested inside a read transaction");
+    // Nested: a savepoint, so a failing inner step undoes only itself even if
+    // the caller chooses to carry on.
+    std::string sp = "berth_sp" + std::to_string(tx_depth_);
+    TRY(exec("SAVEPOINT " + sp));
+    tx_depth_++;
+    Status st = fn();
+    tx_depth_--;
+    if (st.ok()) {
+      TRY(exec("RELEASE " + sp));
+      return st;
+    }
+    (void)exec("ROLLBACK TO " + sp);
+    (void)exec("RELEASE " + sp);
+    return st;
+  }
+  TRY(exec(write ? "BEGIN IMMEDIATE" : "BEGIN"));
+  tx_depth_ = 1;
+  tx_write_ = write;
+  Status st = fn();
+  tx_depth_ = 0;
+  tx_write_ = false;
+  if (st.ok()) {
+    Status c = exec("COMMIT");
     if (c.ok()) return c;
-    s = std::move(c);
+    st = std::move(c);
   }
   // ROLLBACK may legitimately fail if SQLite already rolled back (e.g. on
   // SQLITE_FULL); the original error is the one worth reporting.
-  if (sqlite3_get_autocommit(db.handle()) == 0) (void)db.exec("ROLLBACK");
-  return s;
+  if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
+  return st;
 }
 
-Status DB::write(const std::function<Status()>& fn) { return run_tx(*this, "BEGIN IMMEDIATE", fn); }
-Status DB::read(const std::function<Status()>& fn) { return run_tx(*this, "BEGIN", fn); }
+Status DB::write(const std::function<Status()>& fn) { return run_tx(true, fn); }
+Status DB::read(const std::function<Status()>& fn) { return run_tx(false, fn); }
 
 static Result<int> user_version(DB& db) {
   TRY_ASSIGN(Stmt s, db.prepare("PRAGMA user_version"));

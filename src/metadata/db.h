@@ -111,7 +111,8 @@ class DB {
   Result<int> component_version(std::string_view component);
 
   // Runs fn inside BEGIN IMMEDIATE ... COMMIT (rollback if fn fails). Nested
-  // calls join the outer transaction.
+  // calls run in a savepoint of the outer transaction: a failing inner call
+  // undoes only its own changes. write() inside read() is refused.
   Status write(const std::function<Status()>& fn);
   // Runs fn inside a read transaction (one consistent snapshot).
   Status read(const std::function<Status()>& fn);
@@ -143,9 +144,12 @@ class DB {
  private:
   DB(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status migrate_core();
+  Status run_tx(bool write, const std::function<Status()>& fn);
   sqlite3* db_ = nullptr;
   std::string path_;
   int version_ = 0;
+  int tx_depth_ = 0;       // 0: no transaction of ours; >1: inside savepoints
+  bool tx_write_ = false;  // the outermost transaction is BEGIN IMMEDIATE
 };
 
 }  // namespace berth::metadata

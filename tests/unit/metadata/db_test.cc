@@ -202,6 +202,29 @@ TEST_F(MetadataDB, WriteIsAtomicAndNests) {
   EXPECT_TRUE(db.list_leases()->empty());
 }
 
+TEST_F(MetadataDB, NestedWriteIsASavepoint) {
+  DB db = open();
+  Status s = db.write([&]() -> Status {
+    TRY(db.put_image(image("outer:1", "x")));
+    Status inner = db.write([&]() -> Status {
+      TRY(db.put_image(image("inner:1", "y")));
+      return Error(Errc::internal, "inner fails");
+    });
+    EXPECT_FALSE(inner.ok());
+    return Status{};  // the caller carries on
+  });
+  ASSERT_TRUE(s.ok()) << s.error().str();
+  EXPECT_TRUE(db.get_image("outer:1").ok());
+  EXPECT_EQ(db.get_image("inner:1").error().code, Errc::not_found);
+
+  Status w = db.read([&]() -> Status { return db.put_image(image("in-read:1", "z")); });
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().code, Errc::invalid_argument);
+  EXPECT_EQ(db.get_image("in-read:1").error().code, Errc::not_found);
+  // The connection is usable afterwards.
+  EXPECT_TRUE(db.put_image(image("after:1", "z")).ok());
+}
+
 TEST_F(MetadataDB, ComponentMigrations) {
   DB db = open();
   static constexpr Migration v1[] = {{1, "containers", "CREATE TABLE containers (id TEXT PRIMARY KEY)"}};
