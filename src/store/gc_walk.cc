@@ -19,7 +19,8 @@ std::vector<Digest> chain_ids(std::span<const Digest> diff_ids) {
 }
 
 bool gc_reads_media_type(std::string_view mt) {
-  return mt.empty() || mt == "application/json" || (mt.size() > 5 && mt.substr(mt.size() - 5) == "+json");
+  return mt.empty() || mt == "application/json" || (mt.size() > 5 && mt.substr(mt.size() - 5) == "+json") ||
+         mt == "application/vnd.docker.distribution.manifest.v1+prettyjws";
 }
 
 bool gc_must_parse(std::string_view mt) {
@@ -71,6 +72,15 @@ Result<BlobRefs> blob_refs(std::string_view data, std::string_view media_type) {
       auto r = as_ref(o);
       if (r) out.children.push_back(std::move(*r));
       else if (must) return bad(std::string(list) + ": descriptor without a valid digest");
+    }
+  }
+  // Docker schema 1 (legacy, signed): layers are fsLayers[].blobSum.
+  if (auto it = j.find("fsLayers"); it != j.end() && it->is_array()) {
+    for (const auto& o : *it) {
+      auto bs = o.is_object() ? o.find("blobSum") : o.end();
+      auto d = (o.is_object() && bs != o.end() && bs->is_string()) ? Digest::parse(bs->get_ref<const std::string&>())
+                                                                    : Result<Digest>(Error(Errc::invalid_input, ""));
+      if (d) out.children.push_back({*d, "application/vnd.docker.image.rootfs.diff.tar.gzip"});
     }
   }
   // An image config also has a `config` member (the runtime settings): only

@@ -75,3 +75,12 @@ TEST(GcWalk, UnknownTypesAreLenient) {
   EXPECT_TRUE(gc_reads_media_type(""));
   EXPECT_FALSE(gc_reads_media_type("application/vnd.oci.image.layer.v1.tar+zstd"));
 }
+
+TEST(GcWalk, DockerSchema1FsLayers) {
+  std::string m = json{{"schemaVersion", 1}, {"fsLayers", {{{"blobSum", A}}, {{"blobSum", "bad"}}, {{"blobSum", B}}}}}.dump();
+  auto r = blob_refs(m, "application/vnd.docker.distribution.manifest.v1+prettyjws");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->children.size(), 2u);
+  EXPECT_EQ(r->children[1].digest.str(), B);
+  EXPECT_FALSE(gc_reads_media_type(r->children[0].media_type));  // layers are never opened
+}
