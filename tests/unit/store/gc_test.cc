@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -364,4 +365,80 @@ TEST_F(GcTest, MountedSnapshotIsKeptWithWarning) {
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "needs CAP_SYS_ADMIN for a private mount namespace";
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_TRUE(snapshot_exists(chain));  // kept; the mount died with the child's namespace
+}
+
+// Writers (WriteSession: lock shared + lease, then tag) race a collector in a
+// loop. Whatever got tagged must be complete; whatever was abandoned must go.
+TEST_F(GcTest, ConcurrentWritersAndCollector) {
+  constexpr int kWriters = 3, kEach = 12;
+  int stop[2];
+  ASSERT_EQ(::pipe(stop), 0);
+  pid_t collector = ::fork();
+  ASSERT_GE(collector, 0);
+  if (collector == 0) {
+    ::close(stop[1]);
+    auto s = Store::open(store_->root());
+    if (!s) ::_exit(1);
+    int runs = 0;
+    for (;;) {
+      auto r = collect_garbage(*s);
+      if (!r) ::_exit(2);
+      runs++;
+      struct pollfd p = {stop[0], POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0 && runs >= 2) break;
+    }
+    ::_exit(0);
+  }
+  ::close(stop[0]);
+  std::vector<pid_t> writers;
+  for (int w = 0; w < kWriters; w++) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto s = Store::open(store_->root());
+      if (!s) ::_exit(1);
+      for (int i = 0; i < kEach; i++) {
+        auto ws = WriteSession::begin(*s);
+        if (!ws) ::_exit(2);
+        std::string tag = "localhost/w" + std::to_string(w) + ":" + std::to_string(i);
+        std::string layer = "\x1f\x8b" + tag;
+        auto ld = s->content().put(layer);
+        if (!ld || !ws->protect_blob(*ld)) ::_exit(3);
+        std::string m = json{{"schemaVersion", 2}, {"layers", {desc(kLayer, *ld, layer.size())}}}.dump();
+        auto md = s->content().put(m);
+        if (!md || !ws->protect_blob(*md)) ::_exit(4);
+        if (i % 3 == 2) continue;  // abandoned: the session's destructor drops the lease
+        metadata::Image img{tag, {*md, kManifest, static_cast<int64_t>(m.size())}};
+        if (!ws->commit({&img, 1})) ::_exit(5);
+      }
+      ::_exit(0);
+    }
+    writers.push_back(pid);
+  }
+  for (pid_t p : writers) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(p, &status, 0), p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer status " << status;
+  }
+  ASSERT_EQ(::write(stop[1], "x", 1), 1);
+  ::close(stop[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(collector, &status, 0), collector);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "collector status " << status;
+
+  auto images = store_->db().list_images();
+  ASSERT_TRUE(images.ok());
+  EXPECT_EQ(images->size(), static_cast<size_t>(kWriters * (kEach - kEach / 3)));
+  for (auto& img : *images) {
+    auto m = store_->content().read_blob(img.target.digest);
+    ASSERT_TRUE(m.ok()) << img.name << ": " << m.error().str();
+    auto j = json::parse(*m);
+    auto layer = Digest::parse(j["layers"][0]["digest"].get<std::string>());
+    ASSERT_TRUE(layer.ok());
+    EXPECT_TRUE(store_->content().has(*layer)) << img.name;
+  }
+  auto r = collect_garbage(*store_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(store_->content().list()->size(), images->size() * 2);
+  EXPECT_TRUE(store_->db().list_leases()->empty());
 }
