@@ -130,9 +130,8 @@ Status save_docker(const content::Store& store, const std::vector<SaveItem>& ite
     TRY_ASSIGN(ResolvedImage ri, resolve(store, it.descriptor, opt.platform));
     auto [pos, fresh] = by_config.emplace(ri.config.digest, imgs.size());
     if (fresh) imgs.push_back(DockerImage{ri.config.digest, ri.config.diff_ids, ri.manifest.layers, {}});
-    if (it.reference) {
-      if (it.reference->tag.empty())
-        return Error(Errc::invalid_argument, "docker-archive: " + it.reference->str() + " has no tag (RepoTags need one)");
+    // RepoTags hold name:tag; a digest-only reference saves the image untagged, as docker does.
+    if (it.reference && !it.reference->tag.empty()) {
       Reference r = *it.reference;
       r.digest.reset();
       auto& tags = imgs[pos->second].tags;

@@ -103,9 +103,6 @@ Result<Manifest> read_manifest(const Obj& o, const Descriptor* from) {
   }
   TRY_ASSIGN(m.annotations, o.str_map("annotations"));
 
-  if (m.is_docker() && m.config.media_type != media::kDockerConfig)
-    return o.err("config.mediaType", "a Docker schema 2 manifest needs \"" + std::string(media::kDockerConfig) +
-                                         "\", got \"" + m.config.media_type.substr(0, 100) + "\"");
   // Unknown layer media types are not an error here: image-spec says tools
   // storing or copying manifests MUST NOT fail on them (attestations, SBOMs).
   // resolve() refuses them when an image is about to be unpacked.
