@@ -8,13 +8,13 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev
   libssl-dev libarchive-dev zlib1g-dev libzstd-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libseccomp-dev libcap-dev libyaml-cpp-dev libcurl4-openssl-dev
-  libboost-dev libgtest-dev libgmock-dev
+  libboost-dev libgtest-dev libgmock-dev libisal-dev
 )
 # Reference peers the tests compare berth against (rule 2: real peers, no mocks).
 PEER_PKGS=(
   busybox-static debootstrap umoci skopeo podman buildah runc containerd
   docker-registry uidmap apache2-utils curl jq tar gzip zstd python3 iproute2
-  containernetworking-plugins
+  containernetworking-plugins hyperfine libcap2-bin
 )
 
 want=("${BUILD_PKGS[@]}")
