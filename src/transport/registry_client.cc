@@ -164,12 +164,10 @@ Status RegistryClient::ping() {
       if (r->status == 401) {
         TRY(learn_challenge(*r));
       } else if (r->status != 200) {
-        if (should_retry(opts_.retry, attempt, {false, r->status})) {
-          transport_failure = true;
-          last = http_error(*r, "GET " + req.url);
-          break;
-        }
-        return http_error(*r, "GET " + req.url + " (is this a distribution registry?)");
+        // An HTTPS port answers plain HTTP with 400: try the next scheme.
+        transport_failure = should_retry(opts_.retry, attempt, {false, r->status});
+        last = http_error(*r, "GET " + req.url + (transport_failure ? "" : " (is this a distribution registry?)"));
+        continue;
       }
       std::lock_guard g(mu_);
       base_ = base;
