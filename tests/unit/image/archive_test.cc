@@ -254,6 +254,31 @@ TEST_F(ArchiveTest, DockerArchiveLegacyLayoutWithSymlinksAndGzipLayer) {
   EXPECT_TRUE(load(s3, dir_ + "/legacy.tar.gz").ok());
 }
 
+TEST_F(ArchiveTest, Docker25ArchiveIsReadAsOciLayout) {
+  // Docker 25+ `docker save`: an OCI layout plus manifest.json/repositories.
+  ASSERT_TRUE(sh("gzip -kc rootfs.tar > rootfs.tgz"));
+  Imported im = import_one("rootfs.tgz");
+  auto blob = [&](const Descriptor& d) { return Member{"blobs/sha256/" + d.digest.hex(), *store_->read_blob(d.digest), 'f', ""}; };
+  Descriptor top = im.manifest;
+  top.annotations["io.containerd.image.name"] = "docker.io/library/app:2";
+  top.annotations["org.opencontainers.image.ref.name"] = "2";
+  std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" + serialize(top) + "]}";
+  std::string manifest = R"([{"Config":"blobs/sha256/)" + im.config.digest.hex() + R"(","RepoTags":["app:2"],"Layers":["blobs/sha256/)" +
+                         im.layer.digest.hex() + R"("]}])";
+  make_tar(dir_ + "/d25.tar", {{"blobs/", "", 'd', ""}, blob(im.layer), blob(im.config), blob(im.manifest),
+                               {"index.json", index, 'f', ""}, {"manifest.json", manifest, 'f', ""},
+                               {"oci-layout", R"({"imageLayoutVersion":"1.0.0"})", 'f', ""}, {"repositories", "{}", 'f', ""}});
+  auto s2 = fresh_store("d25");
+  auto r = load(s2, dir_ + "/d25.tar");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->format, ArchiveFormat::oci_archive);
+  ASSERT_EQ(r->images.size(), 1u);
+  EXPECT_EQ(r->images[0].reference->str(), "docker.io/library/app:2");
+  EXPECT_EQ(r->images[0].ref_name, "2");
+  EXPECT_EQ(r->images[0].descriptor.digest, im.manifest.digest);  // the original manifest, compressed layer kept
+  EXPECT_TRUE(r->images[0].descriptor.annotations.empty());
+}
+
 TEST_F(ArchiveTest, HostileArchives) {
   std::string layout = R"({"imageLayoutVersion":"1.0.0"})";
   auto has = [](const Error& e, std::string_view s) {
