@@ -43,6 +43,21 @@ TEST_F(ApplyTest, SetuidSurvivesChown) {
   EXPECT_EQ(Lstat(T("sticky")).st_mode & 07777, 01777u);
 }
 
+TEST_F(ApplyTest, OwnersAndModesDespiteSetgidParentAndUmask) {
+  if (!IsRoot()) GTEST_SKIP() << "needs root for chown";
+  // A lower layer's setgid directory must not leak its group into new files,
+  // and the process umask must not strip modes from the tar.
+  ASSERT_TRUE(Apply(TarBuilder().dir("shared/", {.mode = 02775, .gid = 50}).finish()).ok());
+  mode_t old = ::umask(077);
+  auto r = Apply(TarBuilder().file("shared/f", "x", {.mode = 0664}).dir("shared/d/", {.mode = 0755}).finish());
+  ::umask(old);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(Lstat(T("shared/f")).st_gid, 0u);
+  EXPECT_EQ(Lstat(T("shared/f")).st_mode & 07777, 0664u);
+  EXPECT_EQ(Lstat(T("shared/d")).st_gid, 0u);
+  EXPECT_EQ(Lstat(T("shared/d")).st_mode & 07777, 0755u);
+}
+
 TEST_F(ApplyTest, DirModeAppliedAfterContents) {
   TarBuilder b;
   b.dir("ro/", {.mode = 0555});
