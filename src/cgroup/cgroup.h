@@ -11,7 +11,7 @@
 //  - Resources take the OCI runtime-spec JSON (config.json linux.resources).
 //    As in runc, the device cgroup is always managed: the config's rules,
 //    then the default devices (null, zero, full, random, urandom, tty,
-//    console, ptmx, pts, tun; mknod of any node), on a deny-all base.
+//    ptmx, pts, tun; mknod of any node), on a deny-all base.
 #pragma once
 
 #include <sys/types.h>

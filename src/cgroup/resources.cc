@@ -288,7 +288,6 @@ void add_default_devices(Resources& r) {
       {true, 'c', 5, 0, "rwm"},                             // tty
       {true, 'c', 1, 5, "rwm"},                             // zero
       {true, 'c', 1, 9, "rwm"},                             // urandom
-      {true, 'c', 5, 1, "rwm"},                             // console
       {true, 'c', 136, -1, "rwm"},                          // pts/*
       {true, 'c', 5, 2, "rwm"},                             // ptmx
       {true, 'c', 10, 200, "rwm"},                          // net/tun

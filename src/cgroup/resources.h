@@ -62,7 +62,7 @@ Result<Resources> parse_resources(const nlohmann::json& resources);
 
 // The device rules every container gets after its own, as runc appends them
 // (specconv AllowedDevices): mknod of any c/b node, and rwm on /dev/null,
-// zero, full, random, urandom, tty, console, ptmx, pts/*, net/tun. Marks
+// zero, full, random, urandom, tty, ptmx, pts/*, net/tun. Marks
 // the device cgroup as managed: with no rules of its own a container starts
 // from deny-all, exactly like runc.
 void add_default_devices(Resources& r);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "base/fs.h"
 #include "cgroup/fsio.h"
@@ -452,6 +453,12 @@ Result<nlohmann::json> V1Manager::stats() {
       auto mems = stats::parse_cpu_list(*t);
       if (!mems.empty()) out["cpuset"]["mems"] = mems;
     }
+    for (const char* f : {"cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+                          "memory_spread_slab", "memory_pressure", "sched_load_balance"})
+      if (auto v = fsio::read_u64(d, std::string("cpuset.") + f); v.ok() && *v) out["cpuset"][f] = **v;
+    // The one signed value (-1 = system default).
+    if (auto t = fsio::read(d, "cpuset.sched_relax_domain_level"); t.ok())
+      out["cpuset"]["sched_relax_domain_level"] = std::strtoll(t->c_str(), nullptr, 10);
   }
   if (std::string d = dir("memory"); !d.empty()) {
     json& m = out["memory"];
