@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -272,6 +273,9 @@ Result<GcReport> collect_garbage(Store& store, const GcOptions& opts) {
     TRY(store.content().expire_ingests(opts.ingest_max_age_seconds,
                                        [&](const std::string& ref) { return leased_ingests.count(ref) > 0; }));
   }
+  // Directory order is arbitrary; users and tests diff these lists.
+  std::sort(report.removed_blobs.begin(), report.removed_blobs.end());
+  std::sort(report.removed_snapshots.begin(), report.removed_snapshots.end());
   return report;
 }
 
