@@ -288,6 +288,8 @@ Result<Program> compile_checked(const json& spec) {
   }
   if (prog.notify && prog.listener_path.empty())
     return bad("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
+  if ((prog.flags & (1u << 5)) && !prog.notify)
+    return bad("linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule");
   if (prog.notify) {
     prog.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     // TSYNC and NEW_LISTENER both use the return value; TSYNC_ESRCH resolves it.

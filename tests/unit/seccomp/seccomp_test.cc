@@ -224,6 +224,8 @@ TEST(Seccomp, BadInputErrorsNameTheValue) {
   expect_error({{"defaultAction", "SCMP_ACT_ERRNO"}, {"syscalls", {rule({"read"}, "SCMP_ACT_ALLOW", {{"errnoRet", 1}})}}},
                "errnoRet");
   expect_error({{"defaultAction", "SCMP_ACT_ERRNO"}, {"defaultErrnoRet", -1}}, "defaultErrnoRet");
+  expect_error({{"defaultAction", "SCMP_ACT_ALLOW"}, {"flags", {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}}},
+               "needs an SCMP_ACT_NOTIFY");
   expect_error({{"defaultAction", "SCMP_ACT_ERRNO"}, {"syscalls", {{{"names", json::array()}, {"action", "SCMP_ACT_ALLOW"}}}}},
                "names");
 }
