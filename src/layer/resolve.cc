@@ -122,7 +122,10 @@ int Root::walk(std::string_view rel) const {
 
 Result<std::string> clean_name(std::string_view raw) {
   if (raw.empty()) return Error(Errc::invalid_input, "empty name");
-  if (raw.front() == '/') return Error(Errc::invalid_input, "absolute name");
+  // Absolute names are rooted at the layer root, as Docker's and containerd's
+  // appliers treat them (umoci writes "/" for the root entry): "/etc/x" is
+  // "etc/x" inside the target, never the host's /etc.
+  while (!raw.empty() && raw.front() == '/') raw.remove_prefix(1);
   std::string out;
   out.reserve(raw.size());
   size_t i = 0;

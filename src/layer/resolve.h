@@ -37,8 +37,9 @@ class Root {
   bool openat2_ = true;
 };
 
-// Normalizes a tar entry name: strips "./" and duplicate slashes; refuses
-// absolute names, ".." components and empty names. "" means the root.
+// Normalizes a tar entry name: strips leading "/" (absolute names are rooted
+// at the target, like Docker/containerd), "./" and duplicate slashes; refuses
+// ".." components and empty names. "" means the root.
 Result<std::string> clean_name(std::string_view raw);
 
 // rm -rf of `name` in dirfd: never follows symlinks, never leaves the device.
