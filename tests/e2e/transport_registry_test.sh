@@ -186,22 +186,38 @@ id=$($B pull -q --tls-verify=false "$S/tls/bb:v1")
 [ "sha256:$id" = "$want_config" ] || fail "TLS pull without verification: $id"
 export BERTH_ROOT=$T/root
 
-# ---- berth-registry ------------------------------------------------------------
+# ---- berth-registry: anonymous, then Bearer tokens (htpasswd + ACL) -------------
 if [ -x "$BERTH_BIN/berth-registry" ]; then
-  echo "== berth-registry"
+  echo "== berth-registry (anonymous)"
   BP=$(free_port)
-  "$BERTH_BIN/berth-registry" --help >"$T/br-help" 2>&1 || true
-  if grep -q -- "--addr" "$T/br-help" && grep -q -- "--root" "$T/br-help"; then
-    "$BERTH_BIN/berth-registry" --addr "127.0.0.1:$BP" --root "$T/br" >"$T/br.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BP/v2/" && break; sleep 0.1; done
-    $B copy -q --dest-tls-verify=false "oci:$T/oci:busybox" "docker://127.0.0.1:$BP/e2e/bb:v1"
-    export BERTH_ROOT=$T/root-br
-    id=$($B pull -q --tls-verify=false "127.0.0.1:$BP/e2e/bb:v1")
-    [ "sha256:$id" = "$want_config" ] || fail "berth-registry pull: $id"
-    export BERTH_ROOT=$T/root
-  else
-    echo "SKIP berth-registry: unknown flags"
-  fi
+  "$BERTH_BIN/berth-registry" serve --addr "127.0.0.1:$BP" --root "$T/br" --access-log off >"$T/br.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BP/v2/" && break; sleep 0.1; done
+  $B copy -q --dest-tls-verify=false "oci:$T/oci:busybox" "docker://127.0.0.1:$BP/e2e/bb:v1"
+  export BERTH_ROOT=$T/root-br
+  id=$($B pull -q --tls-verify=false "127.0.0.1:$BP/e2e/bb:v1")
+  [ "sha256:$id" = "$want_config" ] || fail "berth-registry pull: $id"
+
+  echo "== berth-registry with Bearer token auth"
+  htpasswd -Bbn bob 'pw' > "$T/br-htpasswd"
+  head -c 32 /dev/urandom > "$T/br-token.key"
+  printf 'rules:\n  - user: bob\n    repos: "*"\n    actions: [pull, push]\n' > "$T/br-acl.yml"
+  TP=$(free_port)
+  "$BERTH_BIN/berth-registry" serve --addr "127.0.0.1:$TP" --root "$T/br-tok" --htpasswd "$T/br-htpasswd" \
+    --token-key "$T/br-token.key" --acl "$T/br-acl.yml" --access-log off >"$T/br-tok.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$TP/v2/" && break; sleep 0.1; done
+  curl -si "http://127.0.0.1:$TP/v2/" | grep -qi "www-authenticate: bearer" || fail "berth-registry does not ask for a token"
+  if $B login --tls-verify=false -u bob -p nope "127.0.0.1:$TP" 2>"$T/err"; then fail "token login with a wrong password"; fi
+  $B login --tls-verify=false -u bob -p pw "127.0.0.1:$TP" >/dev/null
+  $B copy -q --dest-tls-verify=false "oci:$T/oci:busybox" "docker://127.0.0.1:$TP/team/bb:v1"
+  export BERTH_ROOT=$T/root-br-tok
+  id=$($B pull -q --tls-verify=false "127.0.0.1:$TP/team/bb:v1")
+  [ "sha256:$id" = "$want_config" ] || fail "berth-registry token pull: $id"
+  $B push --tls-verify=false "127.0.0.1:$TP/team/bb:v1" "127.0.0.1:$TP/team2/bb:v1" 2>"$T/err"
+  grep -q mounted "$T/err" || fail "no mount with a two-scope token: $(cat $T/err)"
+  $B logout --all >/dev/null
+  if $B pull -q --tls-verify=false "127.0.0.1:$TP/team/bb:v1" 2>/dev/null; then fail "pull after logout --all"; fi
+  export BERTH_ROOT=$T/root
 fi
 echo PASS
