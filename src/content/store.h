@@ -1,7 +1,8 @@
 // berth/content: the content-addressed blob store.
 //
 // Layout under root:  blobs/<alg>/<hex>        immutable, verified blobs (mode 0444)
-//                     ingest/<sha256(ref)>/    writes in progress: `data` + `ref`
+//                     ingest/<sha256(ref)>/    writes in progress: `data`, `state`
+//                                              (alg + ref), `hashstate` (checkpoint)
 //                     ingest/.tmp.* .trash.*   being created / being removed
 // Promises:
 //  - A blob is visible under blobs/ only after its bytes were hashed while
@@ -109,8 +110,10 @@ class Store {
                           PutMode mode = PutMode::copy);
 
   // A streaming writer. ref == "" is anonymous; a named ref can be resumed
-  // across processes (registry uploads): resume() reopens it at its offset,
-  // re-hashing the bytes already there. writer() on an existing ref fails
+  // across processes (registry uploads): resume() reopens it at its offset.
+  // A named Writer destroyed without commit syncs its data and checkpoints its
+  // hash state, so resume() only hashes bytes the checkpoint does not cover
+  // (all of them if it is missing or damaged). ingest/ is trusted like blobs/. writer() on an existing ref fails
   // with already_exists (or busy when another Writer holds it). Refs are 1..256
   // printable ASCII characters.
   Result<Writer> writer(std::string ref = "", DigestAlg alg = DigestAlg::sha256);

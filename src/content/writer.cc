@@ -23,6 +23,7 @@
 
 #include "base/fs.h"
 #include "content/internal.h"
+#include "content/stream_hash.h"
 #include "content/store.h"
 
 namespace berth::content {
@@ -37,7 +38,7 @@ namespace {
 // The thread starts on the first large chunk, so small blobs never pay for it.
 class HashWorker {
  public:
-  explicit HashWorker(Hasher* h) : h_(h) {}
+  explicit HashWorker(detail::StreamHash* h) : h_(h) {}
   HashWorker(const HashWorker&) = delete;
   HashWorker& operator=(const HashWorker&) = delete;
   ~HashWorker() {
@@ -81,7 +82,7 @@ class HashWorker {
     }
   }
 
-  Hasher* h_;
+  detail::StreamHash* h_;
   std::thread t_;
   std::mutex m_;
   std::condition_variable cv_;
@@ -100,13 +101,14 @@ struct Writer::Impl {
   bool anonymous = false;
   DigestAlg alg = DigestAlg::sha256;
   UniqueFd fd;  // the data file, flock'ed for as long as we live
-  Hasher hasher;
+  detail::StreamHash hasher;
   uint64_t offset = 0;
   std::unique_ptr<char[]> buf = std::make_unique<char[]>(kBufSize);
   size_t buffered = 0;
   uint64_t in_file = 0;         // bytes written to the data file
   uint64_t writeback_from = 0;  // writeback started for bytes before this offset
   static constexpr uint64_t kWritebackChunk = 8 << 20;
+  bool state_saved = false;  // the hashstate file already describes in_file bytes
   bool failed = false;  // a write failed: the file no longer matches the hash
   bool done = false;    // committed or aborted
 
@@ -142,6 +144,7 @@ struct Writer::Impl {
       return std::move(s).error().wrap("ingest \"" + ref + "\"");
     }
     in_file += n;
+    state_saved = false;
     // Start writeback of every few MiB as we go, so the fsync at commit finds
     // little left to do and disk writes overlap hashing. Advisory: errors
     // surface at fsync.
@@ -151,6 +154,19 @@ struct Writer::Impl {
       writeback_from = in_file;
     }
     return Status{};
+  }
+  // Saves the hash state next to the data so resume() need not re-hash what
+  // is already there. The data is synced first: the state must never describe
+  // bytes a power loss could still take back. Best effort: without a valid
+  // state, resume() simply re-hashes.
+  void checkpoint() {
+    if (state_saved || in_file == 0 || hasher.bytes() != in_file || ::fdatasync(fd.get()) != 0) return;
+    std::string tmp = path_join(dir, "hashstate.tmp");
+    std::string saved = hasher.save();
+    UniqueFd sfd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!sfd || !write_all(sfd.get(), saved.data(), saved.size())) return;
+    sfd.reset();
+    ::rename(tmp.c_str(), path_join(dir, "hashstate").c_str());
   }
   void discard() {
     done = true;
@@ -174,9 +190,10 @@ Writer::~Writer() {
   if (impl_->anonymous) {
     impl_->discard();
   } else if (!impl_->failed) {
-    // Keep what we have for resume(); resume() re-hashes the file, so even a
-    // failed flush here leaves a consistent (just shorter) ingest.
-    (void)impl_->flush();
+    // Keep what we have for resume(); resume() re-hashes whatever the saved
+    // state does not cover, so even a failed flush leaves a consistent (just
+    // shorter) ingest.
+    if (impl_->flush()) impl_->checkpoint();
   }
 }
 
@@ -374,9 +391,20 @@ Result<Writer> Store::resume(const std::string& ref) {
   TRY_ASSIGN(auto st, read_state(dir));
   if (st.second != ref) return Error(Errc::invalid_input, what + ": state names another ref");
   auto impl = std::make_unique<Writer::Impl>(st.first);
-  // The state file records no offset on purpose: the bytes in the file are the
-  // truth (a crash may have cut a write short), so hash exactly those.
-  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return sys_error(what + ": seek");
+  // The bytes in the file are the truth (a crash may have cut a write short).
+  // A saved hash state covers a prefix of them (the file only ever grows, and
+  // the prefix was synced before the state was written); hash the rest.
+  struct stat sb;
+  if (::fstat(fd.get(), &sb) != 0) return sys_error(what + ": stat");
+  uint64_t start = 0;
+  if (auto saved = read_file(path_join(dir, "hashstate"), 4096); saved) {
+    auto h = detail::StreamHash::load(*saved, st.first);
+    if (h && h->bytes() <= static_cast<uint64_t>(sb.st_size)) {
+      start = h->bytes();
+      impl->hasher = std::move(*h);
+    }
+  }
+  if (::lseek(fd.get(), static_cast<off_t>(start), SEEK_SET) < 0) return sys_error(what + ": seek");
   for (;;) {
     auto r = read_full(fd.get(), impl->buf.get(), kBufSize);
     if (!r) return std::move(r).error().wrap(what);
@@ -385,6 +413,8 @@ Result<Writer> Store::resume(const std::string& ref) {
   }
   impl->offset = impl->hasher.bytes();
   impl->in_file = impl->writeback_from = impl->offset;
+  impl->state_saved = start > 0 && start == impl->offset;  // a status check writes nothing back
+  // Positioned at the end now: further writes append.
   impl->fd = std::move(fd);  // positioned at the end: further writes append
   impl->root = root_;
   impl->ref = ref;
