@@ -180,6 +180,21 @@ class V1Manager final : public Manager {
     return Status{};
   }
 
+  // Enables a controller in cgroup.subtree_control of every unified-mount
+  // ancestor of our unified directory, so the leaf gets its files.
+  Status enable_unified(const std::string& controller) {
+    std::string rel = unified_.substr(host_.v2_mount.size());
+    std::vector<std::string> ancestors{host_.v2_mount};
+    for (size_t j = rel.find('/', 1); j != std::string::npos; j = rel.find('/', j + 1))
+      ancestors.push_back(host_.v2_mount + rel.substr(0, j));
+    for (const auto& a : ancestors) {
+      TRY_ASSIGN(std::string enabled, fsio::read(a, "cgroup.subtree_control"));
+      if ((" " + trim(enabled) + " ").find(" " + controller + " ") != std::string::npos) continue;
+      TRY(fsio::write(a, "cgroup.subtree_control", "+" + controller));
+    }
+    return Status{};
+  }
+
   static Status inherit_cpuset(const std::string& d) {
     std::string parent = dirname_of(d);
     for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
@@ -376,10 +391,17 @@ class V1Manager final : public Manager {
 
   Status apply_misc(const Resources& r) {
     if (!r.hugepage_limits.empty()) {
+      // A hybrid host may have bound hugetlb to the unified hierarchy
+      // instead (a controller lives in exactly one); use it there.
       std::string d = dir("hugetlb");
+      bool v2 = d.empty() && !unified_.empty() && host_.v2_has("hugetlb");
+      if (v2) {
+        TRY(enable_unified("hugetlb"));
+        d = unified_;
+      }
       if (d.empty()) return no_hierarchy("hugetlb", "hugepageLimits");
       for (const auto& [size, limit] : r.hugepage_limits) {
-        std::string f = "hugetlb." + size + ".limit_in_bytes";
+        std::string f = "hugetlb." + size + (v2 ? ".max" : ".limit_in_bytes");
         if (!fsio::exists(d, f))
           return Error(Errc::unsupported, "cgroup: linux.resources.hugepageLimits: page size " + size + " is not supported");
         TRY(fsio::write(d, f, std::to_string(limit)));
@@ -500,7 +522,17 @@ Result<nlohmann::json> V1Manager::stats() {
     list("ioServicedRecursive",
          {"blkio.io_serviced_recursive", "blkio.bfq.io_serviced_recursive", "blkio.throttle.io_serviced_recursive"});
   }
-  if (std::string d = dir("hugetlb"); !d.empty()) {
+  if (std::string d = dir("hugetlb"); d.empty() && !unified_.empty() && host_.v2_has("hugetlb")) {
+    for (const char* size : {"2MB", "1GB", "64KB", "32MB", "16GB"}) {
+      std::string p = std::string("hugetlb.") + size + ".";
+      auto cur = fsio::read_u64(unified_, p + "current");
+      if (!cur.ok()) continue;
+      json h{{"failcnt", 0}};
+      stats::put_nonzero(h, "usage", cur->value_or(0));
+      if (auto ev = fsio::read_kv(unified_, p + "events"); ev.ok()) h["failcnt"] = (*ev)["max"];
+      out["hugetlb"][size] = h;
+    }
+  } else if (!d.empty()) {
     // Page sizes are architecture-specific; probe the common ones.
     for (const char* size : {"2MB", "1GB", "64KB", "32MB", "16GB"}) {
       std::string p = std::string("hugetlb.") + size + ".";

@@ -325,6 +325,18 @@ TEST_F(CgroupManager, ProcSelfCgroupAgreesOnHybrid) {
   EXPECT_TRUE(m->destroy().ok());
 }
 
+TEST_F(CgroupManager, HugetlbOnTheUnifiedMountOfAHybridHost) {
+  if (host_->layout != Layout::hybrid || host_->find_v1("hugetlb") || !host_->v2_has("hugetlb"))
+    GTEST_SKIP() << "needs a hybrid host with hugetlb bound to cgroup2";
+  auto m = create("/huge", json::parse(R"({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]})"));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(slurp(host_->v2_mount + prefix_ + "/huge/hugetlb.2MB.max"), "4194304");
+  auto st = m->stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE((*st)["hugetlb"].contains("2MB"));
+  EXPECT_TRUE(m->destroy().ok());
+}
+
 TEST_F(CgroupManager, FailedCreateLeavesNothingBehind) {
   auto m = Manager::create(prefix_ + "/bad", "x", json::parse(R"({"unified": {"nosuch.file": "1"}})"));
   ASSERT_FALSE(m.ok());
