@@ -299,6 +299,7 @@ Result<std::vector<LoadedImage>> load_docker(content::Store& store, const Scan& 
   std::vector<LoadedImage> out;
   for (size_t i = 0; i < j.size(); i++) {
     TRY_ASSIGN(Obj o, Obj::of(j[i], what, "[" + std::to_string(i) + "]"));
+    TRY(o.fields({"Config", "RepoTags", "Layers"}));
     TRY_ASSIGN(std::string config_name, o.str("Config", true));
     TRY_ASSIGN(auto tags, o.str_array("RepoTags"));
     TRY_ASSIGN(auto layer_names, o.str_array("Layers"));

@@ -83,6 +83,8 @@ Status check_time(const Obj& o, const char* key, const std::string& v) {
 
 Result<RunConfig> read_run_config(const Obj& o) {
   RunConfig c;
+  TRY(o.fields({"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal",
+                "ArgsEscaped", "OnBuild", "Shell", "Healthcheck"}));
   TRY_ASSIGN(c.user, o.str("User"));
   TRY_ASSIGN(c.exposed_ports, o.key_set("ExposedPorts"));
   TRY_ASSIGN(c.env, o.str_array("Env"));
@@ -98,6 +100,7 @@ Result<RunConfig> read_run_config(const Obj& o) {
   if (o.has("Healthcheck")) {
     TRY_ASSIGN(Obj h, o.obj("Healthcheck"));
     Healthcheck hc;
+    TRY(h.fields({"Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"}));
     TRY_ASSIGN(hc.test, h.str_array("Test"));
     TRY_ASSIGN(hc.interval, h.int64("Interval"));
     TRY_ASSIGN(hc.timeout, h.int64("Timeout"));
@@ -127,6 +130,8 @@ Result<ImageConfig> parse_config(std::string_view bytes, const Descriptor* from)
   TRY_ASSIGN(json j, detail::parse_json(bytes, what, kMaxConfigSize));
   TRY_ASSIGN(Obj o, Obj::of(j, what, ""));
   ImageConfig c;
+  TRY(o.fields({"created", "author", "architecture", "os", "os.version", "os.features", "variant", "config", "rootfs",
+                "history"}));
   TRY_ASSIGN(c.created, o.str("created"));
   TRY(check_time(o, "created", c.created));
   TRY_ASSIGN(c.author, o.str("author"));
@@ -140,6 +145,7 @@ Result<ImageConfig> parse_config(std::string_view bytes, const Descriptor* from)
     TRY_ASSIGN(c.config, read_run_config(co));
   }
   TRY_ASSIGN(Obj rootfs, o.obj("rootfs"));
+  TRY(rootfs.fields({"type", "diff_ids"}));
   TRY_ASSIGN(std::string type, rootfs.str("type", true));
   if (type != "layers") return rootfs.err("type", "must be \"layers\", got \"" + type.substr(0, 64) + "\"");
   TRY_ASSIGN(auto ids, rootfs.str_array("diff_ids"));
@@ -152,6 +158,7 @@ Result<ImageConfig> parse_config(std::string_view bytes, const Descriptor* from)
   TRY_ASSIGN(auto hist, o.obj_array("history"));
   for (const auto& h : hist) {
     History e;
+    TRY(h.fields({"created", "created_by", "author", "comment", "empty_layer"}));
     TRY_ASSIGN(e.created, h.str("created"));
     TRY(check_time(h, "created", e.created));
     TRY_ASSIGN(e.created_by, h.str("created_by"));

@@ -38,6 +38,7 @@ namespace detail {
 
 Result<Platform> read_platform(const Obj& o) {
   Platform p;
+  TRY(o.fields({"architecture", "os", "os.version", "os.features", "variant", "features"}));
   TRY_ASSIGN(p.architecture, o.str("architecture", true));
   TRY_ASSIGN(p.os, o.str("os", true));
   TRY_ASSIGN(p.os_version, o.str("os.version"));
@@ -51,6 +52,7 @@ Result<Platform> read_platform(const Obj& o) {
 
 Result<Descriptor> read_descriptor(const Obj& o) {
   Descriptor d;
+  TRY(o.fields({"mediaType", "digest", "size", "urls", "annotations", "platform", "artifactType", "data"}));
   TRY_ASSIGN(d.media_type, o.str("mediaType", true));
   if (!media::valid_media_type(d.media_type))
     return o.err("mediaType", "\"" + d.media_type.substr(0, 100) + "\" is not a valid media type");

@@ -1,5 +1,6 @@
 #include "image/json_util.h"
 
+#include <cctype>
 #include <set>
 
 namespace berth::image::detail {
@@ -161,6 +162,24 @@ Result<std::vector<std::string>> Obj::key_set(const char* key) const {
     out.push_back(k);
   }
   return out;
+}
+
+Status Obj::fields(std::initializer_list<std::string_view> known) const {
+  auto lower_eq = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); i++)
+      if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    return true;
+  };
+  for (const auto& [k, v] : j_.items()) {
+    for (auto f : known) {
+      if (k == f) break;
+      if (lower_eq(k, f))
+        return err(k.substr(0, 64), "differs from field \"" + std::string(f) +
+                                        "\" only in case (ambiguous: Go parsers match fields case-insensitively)");
+    }
+  }
+  return Status{};
 }
 
 Result<Obj> Obj::obj(const char* key) const {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,6 +49,11 @@ class Obj {
   // {"80/tcp": {}, ...}: keys only; values must be objects (or null).
   Result<std::vector<std::string>> key_set(const char* key) const;
   Result<Obj> obj(const char* key) const;  // must be present
+  // Refuses a key that matches one of `known` only when case is ignored: Go's
+  // encoding/json (distribution, containerd, Docker) matches struct fields
+  // case-insensitively, so {"mediaType":…,"MediaType":…} or a lone "Layers"
+  // would mean something else to them than to us.
+  Status fields(std::initializer_list<std::string_view> known) const;
   Result<std::vector<Obj>> obj_array(const char* key) const;
 
  private:

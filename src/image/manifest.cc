@@ -43,6 +43,7 @@ Status precheck(std::string_view bytes, const Descriptor* from, const std::strin
 
 // The schemaVersion/mediaType/shape rules shared by both kinds.
 Result<std::string> check_kind(const Obj& o, Kind want, const Descriptor* from) {
+  TRY(o.fields({"schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations"}));
   TRY_ASSIGN(int64_t sv, o.int64("schemaVersion", true));
   TRY_ASSIGN(std::string mt, o.str("mediaType"));
   if (mt == media::kDockerSchema1 || mt == media::kDockerSchema1Signed || sv == 1)

@@ -149,6 +149,10 @@ TEST(Manifest, RejectsBadFields) {
   check(rep("\"k\":\"v\"", "\"k\":1"), "annotations");
   check(R"({"schemaVersion":2,"config":{"mediaType":"a/b","digest":"sha256:)" + kHexA + R"(","size":1}})", "layers");
   check("[]", "must be a JSON object");
+  // Go matches struct fields case-insensitively: a second spelling is ambiguous.
+  check(rep("\"schemaVersion\":2,", "\"schemaVersion\":2,\"MediaType\":\"application/vnd.oci.image.index.v1+json\","),
+        "MediaType: differs from field \"mediaType\" only in case");
+  check(rep("\"layers\"", "\"Layers\""), "Layers");
 }
 
 TEST(Manifest, UnknownLayerTypesAreKeptForCopying) {
@@ -246,6 +250,11 @@ TEST(Config, RejectsBadConfigs) {
   auto r = parse_config(R"({"architecture":"amd64","os":"linux","config":{"Env":"PATH=/"},"rootfs":{"type":"layers","diff_ids":[]}})");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("config.Env"), std::string::npos) << r.error().message;
+  auto lc = parse_config(R"({"architecture":"amd64","os":"linux","config":{"env":["A=1"]},"rootfs":{"type":"layers","diff_ids":[]}})");
+  ASSERT_FALSE(lc.ok());
+  EXPECT_NE(lc.error().message.find("config.env: differs from field \"Env\""), std::string::npos) << lc.error().message;
+  // Label and annotation maps are Go maps (case-sensitive): "Foo" and "foo" are two labels.
+  EXPECT_TRUE(parse_config(R"({"architecture":"amd64","os":"linux","config":{"Labels":{"Foo":"1","foo":"2"}},"rootfs":{"type":"layers","diff_ids":[]}})").ok());
   Descriptor d = Descriptor::of(media::kOciLayer, good);
   EXPECT_EQ(parse_config(good, &d).error().code, Errc::unsupported);
 }
