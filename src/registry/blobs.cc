@@ -88,6 +88,44 @@ class MonolithicSink : public BodySink {
   content::Writer w_;
 };
 
+// The blob is already in the store (pushed to some repository before): the
+// bytes are hashed but not written. Linking still requires that they hash to
+// the digest, so knowing a digest never grants access to someone else's blob.
+class VerifySink : public BodySink {
+ public:
+  VerifySink(Registry::Impl* im, std::string repo, Digest d, std::optional<uint64_t> len, std::string session)
+      : im_(im), repo_(std::move(repo)), d_(std::move(d)), len_(len), session_(std::move(session)), h_(d_.alg()) {}
+  ~VerifySink() override { end_session(); }
+  Status write(const char* p, size_t n) override {
+    h_.update(p, n);
+    return Status{};
+  }
+  Response finish() override {
+    end_session();
+    uint64_t got_size = h_.bytes();
+    Digest got = h_.finish();
+    if (!(got == d_)) return api_error(400, ApiCode::DIGEST_INVALID, "upload hashes to " + got.str() + ", not " + d_.str());
+    if (len_ && *len_ != got_size) return api_error(400, ApiCode::SIZE_INVALID, "body is not Content-Length bytes");
+    if (auto s = im_->link_blob(repo_, d_); !s) return api_error(500, ApiCode::BLOB_UPLOAD_INVALID, s.error().str());
+    return created(repo_, d_);
+  }
+  Response fail(const Error& e) override { return api_error(400, ApiCode::BLOB_UPLOAD_INVALID, e.str()); }
+
+ private:
+  void end_session() {
+    if (session_.empty()) return;
+    (void)im_->store.abort_ingest(upload_ref(session_));
+    (void)im_->meta->delete_upload(session_);
+    session_.clear();
+  }
+  Registry::Impl* im_;
+  std::string repo_;
+  Digest d_;
+  std::optional<uint64_t> len_;
+  std::string session_;
+  Hasher h_;
+};
+
 // PATCH (a chunk) and PUT (optional last chunk, then verify and publish).
 class SessionSink : public BodySink {
  public:
@@ -254,6 +292,7 @@ Dispatch Registry::Impl::upload_start(const Request& req, const std::string& rep
   } else if (req.has_q("digest")) {
     auto d = Digest::parse(req.q("digest"));
     if (!d) return {api_error(400, ApiCode::DIGEST_INVALID, d.error().message), nullptr};
+    if (store.has(*d)) return {Response{}, std::make_unique<VerifySink>(this, repo, *d, req.content_length, "")};
     auto w = store.writer("", d->alg());
     if (!w) return {api_error(500, ApiCode::BLOB_UPLOAD_INVALID, w.error().str()), nullptr};
     return {Response{}, std::make_unique<MonolithicSink>(this, repo, *d, req.content_length, std::move(*w))};
@@ -322,6 +361,11 @@ Dispatch Registry::Impl::upload(const Request& req, const std::string& repo, con
     auto d = Digest::parse(req.q("digest"));
     if (!d) return {api_error(400, ApiCode::DIGEST_INVALID, "PUT needs ?digest=: " + d.error().message), nullptr};
     final_digest = *d;
+    // The whole blob in the PUT, and the store has it already: verify, don't rewrite.
+    if (offset == 0 && store.has(*d)) {
+      w->abort();
+      return {Response{}, std::make_unique<VerifySink>(this, repo, *d, req.content_length, id)};
+    }
   }
   return {Response{}, std::make_unique<SessionSink>(this, repo, id, std::move(*w), std::move(guard), final_digest)};
 }

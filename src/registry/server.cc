@@ -2,7 +2,6 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -146,8 +145,13 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
     c->arm(cfg.idle_timeout);
     co_await http::async_read_header(c->stream, buf, p, asio::redirect_error(use_awaitable, ec));
     if (ec) {
-      if (ec == http::error::header_limit || ec.category() == make_error_code(http::error::bad_target).category()) {
+      // Syntax errors get a 400 (oversized headers a 431); a client that simply
+      // went away (end_of_stream, partial_message, timeouts) gets nothing.
+      if (ec == http::error::header_limit ||
+          (ec.category() == make_error_code(http::error::bad_target).category() &&
+           ec != http::error::end_of_stream && ec != http::error::partial_message)) {
         Response r = api_error(ec == http::error::header_limit ? 431 : 400, ApiCode::UNSUPPORTED, ec.message());
+        log.write({c->remote, "", "", "", r.status, r.body.size(), 0});
         std::string head = format_head(r, true);
         c->arm(cfg.read_timeout);
         co_await asio::async_write(c->stream, std::array{asio::buffer(head), asio::buffer(r.body)},
@@ -284,39 +288,22 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
     if (!ec && resp.file.valid() && !resp.head) {
       off_t off = static_cast<off_t>(resp.file_offset);
       uint64_t remaining = resp.file_length;
-      if constexpr (!tls) {
-        int sfd = c->stream.native_handle();
-        c->stream.native_non_blocking(true, ec);
-        while (remaining > 0 && !ec) {
-          ssize_t n = ::sendfile(sfd, resp.file.get(), &off, static_cast<size_t>(std::min<uint64_t>(remaining, 1u << 30)));
-          if (n > 0) {
-            remaining -= static_cast<uint64_t>(n);
-            sent += static_cast<uint64_t>(n);
-            c->arm(cfg.read_timeout);
-          } else if (n < 0 && errno == EINTR) {
-            continue;
-          } else if (n < 0 && errno == EAGAIN) {
-            co_await c->stream.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
-          } else {
-            ec = asio::error::broken_pipe;  // file shrank or socket error
-          }
+      // Large buffered reads rather than sendfile(2): measured faster for many concurrent
+      // GETs on this host (sendfile's page-sized pieces cost more than one 1 MiB copy).
+      if (!chunk) chunk.reset(new char[kChunk]);
+      while (remaining > 0 && !ec) {
+        ssize_t n = ::pread(resp.file.get(), chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kChunk)), off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          ec = asio::error::broken_pipe;
+          break;
         }
-      } else {
-        if (!chunk) chunk.reset(new char[kChunk]);
-        while (remaining > 0 && !ec) {
-          ssize_t n = ::pread(resp.file.get(), chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kChunk)), off);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) {
-            ec = asio::error::broken_pipe;
-            break;
-          }
-          c->arm(cfg.read_timeout);
-          co_await asio::async_write(c->stream, asio::buffer(chunk.get(), static_cast<size_t>(n)),
-                                     asio::redirect_error(use_awaitable, ec));
-          off += n;
-          remaining -= static_cast<uint64_t>(n);
-          if (!ec) sent += static_cast<uint64_t>(n);
-        }
+        c->arm(cfg.read_timeout);
+        co_await asio::async_write(c->stream, asio::buffer(chunk.get(), static_cast<size_t>(n)),
+                                   asio::redirect_error(use_awaitable, ec));
+        off += n;
+        remaining -= static_cast<uint64_t>(n);
+        if (!ec) sent += static_cast<uint64_t>(n);
       }
     }
     log.write({c->remote, resp.user, req.method, req.target, resp.status, sent,

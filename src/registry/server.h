@@ -3,8 +3,7 @@
 // One process, a fixed pool of Config::threads threads running an Asio
 // io_context; each connection is a coroutine on its own strand. Bodies are
 // streamed straight into the content store (never buffered whole, except
-// manifests, which are bounded); blob GETs use sendfile(2) on plain TCP and
-// 1 MiB reads under TLS.
+// manifests, which are bounded); blob GETs stream the file in 1 MiB reads.
 // Limits: Config::header_limit (431), max_connections (503 beyond), an idle
 // deadline between requests and a progress deadline while reading bodies or
 // writing responses, so slow clients cannot pin the server.

@@ -159,6 +159,27 @@ TEST_F(RegistryTest, MonolithicPushPullAndRanges) {
   EXPECT_EQ(call("GET", "/v2/a/b/blobs/" + d512).body, data);
 }
 
+TEST_F(RegistryTest, KnownBlobIsVerifiedNotTrusted) {
+  open();
+  std::string secret = "someone else's layer";
+  Digest d = Digest::of(secret);
+  ASSERT_EQ(push_blob("private", secret).status, 201);
+  // Knowing the digest is not enough: the bytes must hash to it.
+  auto steal = call("POST", "/v2/attacker/blobs/uploads/?digest=" + d.str(), "guess");
+  EXPECT_EQ(steal.code(), "DIGEST_INVALID");
+  EXPECT_EQ(call("GET", "/v2/attacker/blobs/" + d.str()).status, 404);
+  std::string loc = call("POST", "/v2/attacker/blobs/uploads/").h("Location");
+  EXPECT_EQ(call("PUT", loc + "?digest=" + d.str(), "guess").code(), "DIGEST_INVALID");
+  EXPECT_EQ(call("GET", "/v2/attacker/blobs/" + d.str()).status, 404);
+  // With the real bytes the existing blob is linked (not rewritten), both ways.
+  EXPECT_EQ(push_blob("second", secret).status, 201);
+  EXPECT_EQ(call("GET", "/v2/second/blobs/" + d.str()).body, secret);
+  loc = call("POST", "/v2/third/blobs/uploads/").h("Location");
+  EXPECT_EQ(call("PUT", loc + "?digest=" + d.str(), secret).status, 201);
+  EXPECT_EQ(call("GET", "/v2/third/blobs/" + d.str()).body, secret);
+  EXPECT_EQ(call("GET", loc).code(), "BLOB_UPLOAD_UNKNOWN");
+}
+
 TEST_F(RegistryTest, ChunkedSessionUpload) {
   open();
   auto s = call("POST", "/v2/repo/blobs/uploads/");
