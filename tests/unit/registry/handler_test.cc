@@ -222,6 +222,25 @@ TEST_F(RegistryTest, ChunkedSessionUpload) {
   EXPECT_EQ(call("GET", "/v2/repo/blobs/" + d512).body, all);
 }
 
+TEST_F(RegistryTest, StaleUploadsExpire) {
+  cfg_.upload_expiry = 3600;
+  open();
+  std::string loc = call("POST", "/v2/repo/blobs/uploads/").h("Location");
+  ASSERT_EQ(call("PATCH", loc, "partial").status, 202);
+  auto none = reg_->expire_uploads();
+  ASSERT_TRUE(none.ok()) << none.error().str();
+  EXPECT_EQ(*none, 0u);
+  EXPECT_EQ(call("GET", loc).status, 204);  // fresh sessions survive
+  // The same registry with an expiry in the past drops it.
+  reg_.reset();
+  cfg_.upload_expiry = -10;
+  open();
+  auto gone = reg_->expire_uploads();
+  ASSERT_TRUE(gone.ok()) << gone.error().str();
+  EXPECT_EQ(*gone, 1u);
+  EXPECT_EQ(call("GET", loc).code(), "BLOB_UPLOAD_UNKNOWN");
+}
+
 TEST_F(RegistryTest, CrossRepositoryMount) {
   open();
   std::string data = "shared layer";
