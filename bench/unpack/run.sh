@@ -67,6 +67,11 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 b, u = r["berth"]["median"], r["umoci"]["median"]
 print(f"berth unpack: median {b:.3f} s   umoci unpack: median {u:.3f} s   ratio umoci/berth = {u/b:.2f}x")
+# On a shared, CPU-saturated host wall time mostly measures the run queue;
+# CPU time (user + system) is what each tool actually costs.
+cb = r["berth"]["user"] + r["berth"]["system"]
+cu = r["umoci"]["user"] + r["umoci"]["system"]
+print(f"cpu time (user+sys, mean): berth {cb:.2f} s   umoci {cu:.2f} s   ratio umoci/berth = {cu/cb:.2f}x")
 PY
 else
   med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
