@@ -171,8 +171,7 @@ Status apply_changes(RunConfig& cfg, const std::vector<std::string>& changes) {
     std::string args = trim(std::string_view(line).substr(sp));
     std::string what = "change \"" + line.substr(0, 120) + "\"";
     if (kw.empty()) return Error(Errc::invalid_argument, "change: empty instruction");
-    bool needs_args = kw != "CMD" && kw != "ENTRYPOINT";
-    if (needs_args && args.empty()) return Error(Errc::invalid_argument, what + ": " + kw + " needs an argument");
+    if (args.empty()) return Error(Errc::invalid_argument, what + ": " + kw + " needs an argument");
 
     if (kw == "CMD") {
       cfg.cmd = command(args);
