@@ -26,47 +26,72 @@ Result<UniqueFd> open_in_root(int rootfd, std::string_view path, int flags, uint
   }
 }
 
-Result<UniqueFd> mkpath_in_root(int rootfd, std::string_view path, bool file, uint64_t extra_resolve) {
-  auto existing = open_in_root(rootfd, path, O_PATH, extra_resolve);
-  if (existing.ok() || existing.error().sys_errno != ENOENT) return existing;
+namespace {
+std::vector<std::string> split_path(const std::string& p) {
   std::vector<std::string> comps;
   size_t i = 0;
-  std::string p(path);
-  while (i < p.size()) {
+  while (i <= p.size()) {
     size_t j = p.find('/', i);
     if (j == std::string::npos) j = p.size();
     std::string c = p.substr(i, j - i);
-    if (c == "..") return Error(Errc::invalid_input, "path " + p + " contains \"..\"");
     if (!c.empty() && c != ".") comps.push_back(c);
     i = j + 1;
   }
-  if (comps.empty()) return open_in_root(rootfd, "/", O_PATH, extra_resolve);
-  // Walk from the root: every step re-resolves inside the root, so a
-  // component replaced by a symlink still lands inside it.
-  UniqueFd cur(::fcntl(rootfd, F_DUPFD_CLOEXEC, 3));
-  std::string sofar;
-  for (size_t k = 0; k < comps.size(); ++k) {
-    bool last = k + 1 == comps.size();
-    sofar += "/" + comps[k];
+  return comps;
+}
+}  // namespace
+
+Result<UniqueFd> mkpath_in_root(int rootfd, std::string_view path, bool file, uint64_t extra_resolve) {
+  auto existing = open_in_root(rootfd, path, O_PATH, extra_resolve);
+  if (existing.ok() || existing.error().sys_errno != ENOENT) return existing;
+  std::vector<std::string> comps = split_path(std::string(path));
+  std::vector<std::string> done;  // resolved, existing directories below the root
+  int hops = 0;
+  // Walk from the root: every step re-resolves inside the root, and a
+  // dangling symlink is followed by hand, relative to the root, so whatever a
+  // racing container swaps in, creation never leaves the rootfs.
+  while (!comps.empty()) {
+    std::string c = comps.front();
+    comps.erase(comps.begin());
+    if (c == "..") {
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    std::string parent = "/";
+    for (const auto& d : done) parent += d + "/";
+    std::string sofar = parent + c;
     auto next = open_in_root(rootfd, sofar, O_PATH, extra_resolve);
     if (next.ok()) {
-      cur = std::move(*next);
+      done.push_back(c);
       continue;
     }
     if (next.error().sys_errno != ENOENT) return next;
-    auto dir = open_in_root(rootfd, sofar.substr(0, sofar.size() - comps[k].size()), O_DIRECTORY | O_RDONLY,
-                            extra_resolve);
-    if (!dir) return dir;
+    TRY_ASSIGN(auto dir, open_in_root(rootfd, parent, O_DIRECTORY | O_RDONLY, extra_resolve));
+    char target[4096];
+    ssize_t n = ::readlinkat(dir.get(), c.c_str(), target, sizeof target - 1);
+    if (n >= 0) {
+      if (++hops > 40) return Error(Errc::invalid_input, "too many symlinks creating " + std::string(path));
+      if (extra_resolve & RESOLVE_NO_SYMLINKS)
+        return Error(Errc::permission, "create " + std::string(path) + ": " + sofar + " is a symlink");
+      target[n] = 0;
+      auto more = split_path(target);
+      if (target[0] == '/') done.clear();
+      comps.insert(comps.begin(), more.begin(), more.end());
+      continue;
+    }
+    bool last = comps.empty();
     if (last && file) {
-      int fd = ::openat(dir->get(), comps[k].c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      int fd = ::openat(dir.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd < 0 && errno != EEXIST) return sys_error("create " + sofar + " in the container rootfs");
       if (fd >= 0) ::close(fd);
-    } else if (::mkdirat(dir->get(), comps[k].c_str(), 0755) != 0 && errno != EEXIST) {
+    } else if (::mkdirat(dir.get(), c.c_str(), 0755) != 0 && errno != EEXIST) {
       return sys_error("mkdir " + sofar + " in the container rootfs");
     }
-    TRY_ASSIGN(cur, open_in_root(rootfd, sofar, O_PATH, extra_resolve));
+    done.push_back(c);
   }
-  return cur;
+  std::string full = "/";
+  for (const auto& d : done) full += d + "/";
+  return open_in_root(rootfd, full, O_PATH, extra_resolve);
 }
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }

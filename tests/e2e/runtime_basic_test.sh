@@ -38,7 +38,7 @@ expect_eq "bind mount ro" "data:ro" "$(run_with bind ".mounts += [{\"destination
 expect_eq "tmpfs mount" "tmpfs" "$(run_with tmpfs '.mounts += [{"destination":"/scratch","type":"tmpfs","source":"tmpfs","options":["size=1m"]}] | .process.args=["sh","-c","grep \" /scratch \" /proc/mounts | cut -d\" \" -f3"]')"
 expect_eq "readonly root" "ro" "$(run_with roroot '.root.readonly=true | .process.args=["sh","-c","touch /x 2>/dev/null && echo rw || echo ro"]')"
 expect_eq "rw root" "rw" "$(run_with rwroot '.root.readonly=false | .process.args=["sh","-c","touch /x 2>/dev/null && echo rw || echo ro; rm -f /x"]')"
-expect_eq "masked file" "" "$(run_with mask '.process.args=["cat","/proc/kcore"]' 2>/dev/null | head -c 10)"
+expect_eq "masked file" "" "$(run_with mask '.process.args=["cat","/proc/keys"]' 2>/dev/null | head -c 10)"
 expect_eq "masked dir empty" "" "$(run_with maskdir '.process.args=["ls","/sys/firmware"]')"
 expect_eq "readonly path" "ro" "$(run_with ropath '.process.args=["sh","-c","(echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo rw || echo ro"]')"
 expect_eq "caps" "00000000000004a0" "$(run_with caps '.process.capabilities={"bounding":["CAP_KILL","CAP_SETUID","CAP_NET_BIND_SERVICE"],"effective":["CAP_KILL","CAP_SETUID","CAP_NET_BIND_SERVICE"],"permitted":["CAP_KILL","CAP_SETUID","CAP_NET_BIND_SERVICE"]} | .process.args=["sh","-c","grep CapEff /proc/self/status | cut -f2"]')"
