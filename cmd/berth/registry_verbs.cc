@@ -233,11 +233,9 @@ struct PullFlags {
 };
 
 Result<int> cmd_pull(const std::string& what, const PullFlags& f) {
-  TRY_ASSIGN(ImageName src, transport::parse_image_name(what.find(':') != std::string::npos &&
-                                                                (what.starts_with("docker://") || what.starts_with("oci") ||
-                                                                 what.starts_with("docker-archive:"))
-                                                            ? what
-                                                            : "docker://" + what));
+  bool has_transport = what.starts_with("docker://") || what.starts_with("oci:") ||
+                       what.starts_with("oci-archive:") || what.starts_with("docker-archive:");
+  TRY_ASSIGN(ImageName src, transport::parse_image_name(has_transport ? what : "docker://" + what));
   if (src.kind == Kind::local) return Error(Errc::invalid_argument, "pull: " + what + " is already local");
   transport::CopyOptions o;
   TRY_ASSIGN(o.src_registry, reg_options(f.reg, f.reg.authfile));
@@ -289,7 +287,6 @@ Result<int> cmd_push(const std::string& image, const std::string& dest, const Pu
   if (progress) progress->message("Getting image source signatures");
   TRY_ASSIGN(transport::CopyResult r, transport::copy_image(src, dst, o));
   if (!f.digestfile.empty()) TRY(atomic_write_file(f.digestfile, r.top.digest.str()));
-  if (!f.quiet && !progress) std::puts(r.top.digest.str().c_str());
   return 0;
 }
 
