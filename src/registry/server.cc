@@ -36,6 +36,10 @@ struct Server::Impl {
   Registry& reg;
   Config cfg;
   asio::io_context ioc;
+  // Disk work that can block for long (writing body chunks under dirty-page
+  // throttling, fsync+rename at commit, Registry::handle's SQLite commits)
+  // runs here, so I/O threads keep serving other connections meanwhile.
+  asio::thread_pool disk;
   tcp::acceptor acceptor;
   std::unique_ptr<asio::ssl::context> ssl;
   AccessLog log;
@@ -44,7 +48,16 @@ struct Server::Impl {
   std::condition_variable cv;
   bool stopping = false;
 
-  Impl(Registry& r, Config c, int threads) : reg(r), cfg(std::move(c)), ioc(threads), acceptor(ioc) {}
+  Impl(Registry& r, Config c, int threads)
+      : reg(r), cfg(std::move(c)), ioc(threads), disk(static_cast<size_t>(threads)), acceptor(ioc) {}
+
+  // Runs f() on the disk pool; the coroutine resumes on its own strand.
+  template <class F>
+  awaitable<std::invoke_result_t<F>> blocking(F f) {
+    using T = std::invoke_result_t<F>;
+    co_return co_await asio::co_spawn(
+        disk.get_executor(), [f = std::move(f)]() mutable -> awaitable<T> { co_return f(); }, use_awaitable);
+  }
 
   awaitable<void> accept_loop();
   template <class Stream>
@@ -184,7 +197,7 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
 
     Dispatch d;
     if (bad) d.response = api_error(400, ApiCode::UNSUPPORTED, "malformed request target");
-    else d = reg.handle(req);
+    else d = co_await blocking([&] { return reg.handle(req); });
 
     Response resp;
     bool close = !h.keep_alive();
@@ -203,7 +216,8 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
         // Body bytes that arrived with the header.
         size_t take = static_cast<size_t>(std::min<uint64_t>(buf.size(), remaining));
         if (take) {
-          if (auto s = d.sink->write(static_cast<const char*>(buf.data().data()), take); !s) failed = s.error();
+          const char* p0 = static_cast<const char*>(buf.data().data());
+          if (auto s = co_await blocking([&] { return d.sink->write(p0, take); }); !s) failed = s.error();
           buf.consume(take);
           remaining -= take;
         }
@@ -217,7 +231,7 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
             failed = Error(Errc::network, "reading request body: " + ec.message());
             break;
           }
-          if (auto s = d.sink->write(chunk.get(), n); !s) failed = s.error();
+          if (auto s = co_await blocking([&] { return d.sink->write(chunk.get(), n); }); !s) failed = s.error();
           remaining -= n;
         }
       } else {
@@ -234,14 +248,14 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
           }
           size_t n = kChunk - p.get().body().size;
           if (n)
-            if (auto s = d.sink->write(chunk.get(), n); !s) failed = s.error();
+            if (auto s = co_await blocking([&] { return d.sink->write(chunk.get(), n); }); !s) failed = s.error();
         }
       }
       if (failed) {
-        resp = d.sink->fail(*failed);
+        resp = co_await blocking([&] { return d.sink->fail(*failed); });
         close = true;  // the rest of the body was not consumed
       } else {
-        resp = d.sink->finish();
+        resp = co_await blocking([&] { return d.sink->finish(); });
       }
       d.sink.reset();
       if (read_error) {
