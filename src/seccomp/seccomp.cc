@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <memory>
@@ -18,6 +19,7 @@
 
 #include "base/fd.h"
 #include "base/fs.h"
+#include "seccomp/enosys.h"
 
 namespace berth::seccomp {
 namespace {
@@ -223,11 +225,14 @@ Result<Program> compile_checked(const json& spec) {
   Ctx ctx(seccomp_init(default_action));
   if (!ctx) return bad("linux.seccomp.defaultAction: libseccomp rejected " + default_name);
 
+  std::vector<uint32_t> arch_tokens{seccomp_arch_native()};
+  std::vector<std::string> known_names;
   if (auto it = spec.find("architectures"); it != spec.end() && !it->is_null()) {
     if (!it->is_array()) return bad("linux.seccomp.architectures: expected an array");
     for (size_t i = 0; i < it->size(); ++i) {
       std::string w = "linux.seccomp.architectures[" + std::to_string(i) + "]";
       TRY_ASSIGN(uint32_t arch, parse_arch((*it)[i], w));
+      if (std::find(arch_tokens.begin(), arch_tokens.end(), arch) == arch_tokens.end()) arch_tokens.push_back(arch);
       int rc = seccomp_arch_add(ctx.get(), arch);
       if (rc != 0 && rc != -EEXIST) return Error(Errc::internal, "seccomp: " + w + ": " + errstr(rc));
     }
@@ -280,6 +285,7 @@ Result<Program> compile_checked(const json& spec) {
           prog.skipped_syscalls.push_back(name);
           continue;
         }
+        known_names.push_back(name);
         // libseccomp refuses a rule equal to the default action; it is a no-op anyway.
         if (action == default_action) continue;
         TRY(add_rule(ctx.get(), action, nr, name, args, w));
@@ -296,6 +302,16 @@ Result<Program> compile_checked(const json& spec) {
     if (prog.flags & SECCOMP_FILTER_FLAG_TSYNC) prog.flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
   }
   TRY_ASSIGN(prog.filter, export_bpf(ctx.get()));
+  // Deny-by-default profiles answer syscalls newer than themselves with
+  // ENOSYS (runc's behaviour), so libc falls back instead of failing EPERM.
+  bool permissive = default_action == SCMP_ACT_ALLOW || default_action == SCMP_ACT_LOG;
+  if (!permissive && default_action != SCMP_ACT_ERRNO(ENOSYS)) {
+    std::sort(known_names.begin(), known_names.end());
+    known_names.erase(std::unique(known_names.begin(), known_names.end()), known_names.end());
+    auto stub = enosys_stub(arch_tokens, known_names);
+    if (!stub.empty() && stub.size() + prog.filter.size() <= BPF_MAXINSNS)
+      prog.filter.insert(prog.filter.begin(), stub.begin(), stub.end());
+  }
   return prog;
 }
 
