@@ -89,9 +89,9 @@ Result<UniqueFd> mkpath_in_root(int rootfd, std::string_view path, bool file, ui
     }
     done.push_back(c);
   }
-  std::string full = "/";
-  for (const auto& d : done) full += d + "/";
-  return open_in_root(rootfd, full, O_PATH, extra_resolve);
+  std::string full;
+  for (const auto& d : done) full += "/" + d;
+  return open_in_root(rootfd, full.empty() ? "/" : full, O_PATH, extra_resolve);
 }
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
