@@ -75,6 +75,30 @@ json blkio_list(const std::vector<BlkioEntry>& entries) {
   return arr;
 }
 
+void parse_v2_io_stat(const std::string& text, std::vector<BlkioEntry>& bytes, std::vector<BlkioEntry>& ios) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line) && bytes.size() < 4096) {
+    std::istringstream ls(line);
+    std::string dev, kv;
+    if (!(ls >> dev)) continue;
+    size_t colon = dev.find(':');
+    if (colon == std::string::npos) continue;
+    uint64_t maj = std::strtoull(dev.substr(0, colon).c_str(), nullptr, 10);
+    uint64_t min = std::strtoull(dev.substr(colon + 1).c_str(), nullptr, 10);
+    while (ls >> kv) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos) continue;
+      std::string k = kv.substr(0, eq);
+      uint64_t v = std::strtoull(kv.substr(eq + 1).c_str(), nullptr, 10);
+      if (k == "rbytes") bytes.push_back({maj, min, "Read", v});
+      if (k == "wbytes") bytes.push_back({maj, min, "Write", v});
+      if (k == "rios") ios.push_back({maj, min, "Read", v});
+      if (k == "wios") ios.push_back({maj, min, "Write", v});
+    }
+  }
+}
+
 std::vector<uint16_t> parse_cpu_list(const std::string& text) {
   std::vector<uint16_t> out;
   std::istringstream in(text);

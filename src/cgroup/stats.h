@@ -34,6 +34,9 @@ struct BlkioEntry {
 // v1 "8:0 Read 4096" lines; "Total N" lines are kept with major/minor 0.
 std::vector<BlkioEntry> parse_v1_blkio(const std::string& text);
 json blkio_list(const std::vector<BlkioEntry>& entries);
+// v2 io.stat ("8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...") -> bytes and ios
+// entries with op "Read"/"Write", as runc reports them.
+void parse_v2_io_stat(const std::string& text, std::vector<BlkioEntry>& bytes, std::vector<BlkioEntry>& ios);
 
 // "0-3,7" -> [0,1,2,3,7]; bounded, malformed parts skipped.
 std::vector<uint16_t> parse_cpu_list(const std::string& text);

@@ -319,26 +319,7 @@ Result<nlohmann::json> V2Manager::stats() {
   }
   if (auto t = fsio::read(dir_, "io.stat"); t.ok()) {
     std::vector<stats::BlkioEntry> bytes, ios;
-    std::istringstream in(*t);
-    std::string line;
-    while (std::getline(in, line) && bytes.size() < 4096) {
-      auto w = words(line);
-      if (w.empty()) continue;
-      size_t colon = w[0].find(':');
-      if (colon == std::string::npos) continue;
-      uint64_t maj = std::strtoull(w[0].substr(0, colon).c_str(), nullptr, 10);
-      uint64_t min = std::strtoull(w[0].substr(colon + 1).c_str(), nullptr, 10);
-      for (size_t i = 1; i < w.size(); ++i) {
-        size_t eq = w[i].find('=');
-        if (eq == std::string::npos) continue;
-        std::string k = w[i].substr(0, eq);
-        uint64_t v = std::strtoull(w[i].substr(eq + 1).c_str(), nullptr, 10);
-        if (k == "rbytes") bytes.push_back({maj, min, "Read", v});
-        if (k == "wbytes") bytes.push_back({maj, min, "Write", v});
-        if (k == "rios") ios.push_back({maj, min, "Read", v});
-        if (k == "wios") ios.push_back({maj, min, "Write", v});
-      }
-    }
+    stats::parse_v2_io_stat(*t, bytes, ios);
     if (!bytes.empty()) out["blkio"]["ioServiceBytesRecursive"] = stats::blkio_list(bytes);
     if (!ios.empty()) out["blkio"]["ioServicedRecursive"] = stats::blkio_list(ios);
   }

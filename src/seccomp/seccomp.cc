@@ -357,7 +357,9 @@ nlohmann::json features() {
     known.push_back(f.name);
     // SECCOMP_GET_ACTION_AVAIL cannot probe flags; an invalid-pointer load
     // with the flag fails EFAULT when the flag is known and EINVAL when not.
-    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f.value, nullptr);
+    // WAIT_KILLABLE_RECV is only valid together with NEW_LISTENER.
+    unsigned probe = f.value == (1u << 5) ? (f.value | SECCOMP_FILTER_FLAG_NEW_LISTENER) : f.value;
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, probe, nullptr);
     if (rc < 0 && errno == EFAULT) supported.push_back(f.name);
   }
   return json{{"enabled", true}, {"actions", actions}, {"operators", ops},

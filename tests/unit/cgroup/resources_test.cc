@@ -119,3 +119,34 @@ TEST(CgroupDeviceFilter, ProgramShape) {
 
 }  // namespace
 }  // namespace berth::cgroup
+
+#include "cgroup/stats.h"
+
+namespace berth::cgroup {
+namespace {
+
+TEST(CgroupStats, ParsersMatchRuncShapes) {
+  auto v1 = stats::parse_v1_blkio("8:0 Read 4096\n8:0 Write 8192\nTotal 12288\n");
+  ASSERT_EQ(v1.size(), 3u);
+  EXPECT_EQ(v1[1].op, "Write");
+  EXPECT_EQ(v1[1].value, 8192u);
+  auto list = stats::blkio_list(v1);
+  EXPECT_EQ(list[0], (nlohmann::json{{"major", 8}, {"op", "Read"}, {"value", 4096}}));  // minor 0 omitted
+  EXPECT_EQ(list[2], (nlohmann::json{{"op", "Total"}, {"value", 12288}}));
+
+  std::vector<stats::BlkioEntry> bytes, ios;
+  stats::parse_v2_io_stat("259:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\ngarbage\n", bytes, ios);
+  ASSERT_EQ(bytes.size(), 2u);
+  EXPECT_EQ(bytes[0].major, 259u);
+  EXPECT_EQ(bytes[1].value, 20u);
+  ASSERT_EQ(ios.size(), 2u);
+  EXPECT_EQ(ios[0].op, "Read");
+
+  EXPECT_EQ(stats::parse_cpu_list("0-2,5\n"), (std::vector<uint16_t>{0, 1, 2, 5}));
+  EXPECT_TRUE(stats::parse_cpu_list("9-3").empty());
+  EXPECT_EQ(stats::parse_numbers("1 2 3\n"), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(stats::memory_entry(5, 0, 0, 0), (nlohmann::json{{"limit", 5}, {"failcnt", 0}}));
+}
+
+}  // namespace
+}  // namespace berth::cgroup
