@@ -16,18 +16,22 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "base/fs.h"
 #include "layer/layer.h"
+#include "layer/pool.h"
 #include "layer/resolve.h"
 #include "layer/stream.h"
 
 namespace berth::layer {
 
 using detail::clean_name;
+using detail::FilePool;
 using detail::remove_tree_at;
 using detail::Root;
 using detail::TarStream;
@@ -64,6 +68,113 @@ mode_t current_umask() {
   return static_cast<mode_t>(std::strtoul(st->c_str() + pos + 8, nullptr, 8)) & 0777;
 }
 
+using Xattrs = std::vector<std::pair<std::string, std::string>>;
+
+// The entry's xattrs, validated, without the ones a layer may not set.
+Result<Xattrs> entry_xattrs(struct archive_entry* e, size_t max_value) {
+  Xattrs out;
+  if (archive_entry_xattr_reset(e) == 0) return out;
+  const char* xname;
+  const void* value;
+  size_t size;
+  while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
+    std::string_view n(xname);
+    // Overlay metadata in a layer would let it forge whiteouts/redirects in our
+    // own lowerdirs; layers never legitimately carry it.
+    if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.")) continue;
+    if (n.empty() || n.size() > 255) return fail(Errc::invalid_input, "xattr name length out of range");
+    if (size > max_value) return fail(Errc::limit, "xattr " + std::string(n) + " value too large");
+    out.emplace_back(std::string(n), std::string(static_cast<const char*>(value), size));
+  }
+  return out;
+}
+
+// fd >= 0: set on the open file; else on (pfd, base) without following it,
+// through the parent's /proc fd path (fsetxattr needs a real fd, and device
+// nodes must not be opened).
+Status put_xattrs(const Xattrs& xs, int fd, int pfd, const std::string& base, bool rootless,
+                  std::atomic<uint64_t>& skipped) {
+  for (auto& [k, v] : xs) {
+    int r;
+    if (fd >= 0) {
+      r = ::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0);
+    } else {
+      std::string p = "/proc/self/fd/" + std::to_string(pfd) + "/" + base;
+      r = ::lsetxattr(p.c_str(), k.c_str(), v.data(), v.size(), 0);
+    }
+    if (r != 0) {
+      // Filesystems without xattrs, unprivileged callers and trusted.* /
+      // security.* namespaces they may not write: skipped, like peers do.
+      if (errno == ENOTSUP || (rootless && (errno == EPERM || errno == EACCES))) {
+        skipped++;
+        continue;
+      }
+      return fail_sys("set xattr " + k);
+    }
+  }
+  return Status{};
+}
+
+Status clear_slot_at(int pfd, const std::string& base, bool keep_dir, bool* is_dir, dev_t dev) {
+  struct stat st;
+  *is_dir = false;
+  if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return Status{};
+    return fail_sys("stat");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (keep_dir) {
+      *is_dir = true;
+      return Status{};
+    }
+    return remove_tree_at(pfd, base.c_str(), dev);
+  }
+  if (::unlinkat(pfd, base.c_str(), 0) != 0 && errno != ENOENT) return fail_sys("unlink");
+  return Status{};
+}
+
+// Runs create() (an *at call that fails with EEXIST when the name is taken);
+// if the name exists, removes what is there (recursively for a directory)
+// and tries once more. Creating first saves a stat per entry on fresh trees.
+template <class F>
+Status detail_create_at(int pfd, const std::string& base, dev_t dev, F create, const std::string& what) {
+  if (create() == 0) return Status{};
+  if (errno != EEXIST) return fail_sys(what);
+  bool is_dir;
+  TRY(clear_slot_at(pfd, base, false, &is_dir, dev));
+  if (create() != 0) return fail_sys(what);
+  return Status{};
+}
+
+// A small regular file, complete with its bytes, ready to be created on any thread.
+struct FileJob {
+  std::shared_ptr<UniqueFd> parent;
+  std::string name, base, data;
+  mode_t mode = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool chown = false, chmod = false;
+  struct timespec times[2];
+  Xattrs xattrs;
+};
+
+constexpr int64_t kPooledMaxSize = 1 << 20;
+
+Status run_file_job(const FileJob& j, dev_t dev, bool rootless, std::atomic<uint64_t>& skipped) {
+  int pfd = j.parent->get();
+  UniqueFd fd;
+  TRY(detail_create_at(pfd, j.base, dev, [&] {
+    fd.reset(::openat(pfd, j.base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, j.mode & 0777));
+    return fd ? 0 : -1;
+  }, "create"));
+  TRY(write_all(fd.get(), j.data.data(), j.data.size()));
+  if (j.chown && ::fchown(fd.get(), j.uid, j.gid) != 0) return fail_sys("chown");
+  if (j.chmod && ::fchmod(fd.get(), j.mode) != 0) return fail_sys("chmod");
+  TRY(put_xattrs(j.xattrs, fd.get(), -1, j.base, rootless, skipped));
+  if (::futimens(fd.get(), j.times) != 0) return fail_sys("set times");
+  return Status{};
+}
+
 struct DirMeta {
   std::string name;
   mode_t mode;
@@ -72,9 +183,22 @@ struct DirMeta {
 
 class Applier {
  public:
-  Applier(Root root, const ApplyOptions& o, bool rootless)
+  Applier(Root root, const ApplyOptions& o, bool rootless, unsigned threads)
       : root_(std::move(root)), o_(o), rootless_(rootless), umask_(current_umask()), euid_(::geteuid()),
-        egid_(::getegid()) {}
+        egid_(::getegid()) {
+    if (threads > 1) pool_ = std::make_unique<FilePool>(threads);
+  }
+  // Waits for pooled file jobs. Their errors already name their entry.
+  Status sync() {
+    if (!pool_) return Status{};
+    pending_files_.clear();
+    pending_dirs_.clear();
+    auto s = pool_->drain();
+    if (!s) pool_error_ = true;
+    return s;
+  }
+  bool pool_error() const { return pool_error_; }
+  uint64_t skipped() const { return skipped_; }
 
   Status entry(struct archive* a, struct archive_entry* e, const std::string& name, ApplyStats& stats);
   Status finish_dirs();
@@ -86,21 +210,24 @@ class Applier {
   void invalidate(const std::string& changed) {
     if (cached_valid_ && is_under(cached_name_, changed)) cached_valid_ = false;
   }
-  Status clear_slot(int pfd, const std::string& base, bool keep_dir, bool* is_dir);
-  // Runs create() (an *at call that fails with EEXIST when the name is taken);
-  // if the name exists, removes what is there (recursively for a directory)
-  // and tries once more. Creating first saves a stat per entry on fresh trees.
+  Status clear_slot(int pfd, const std::string& base, bool keep_dir, bool* is_dir) {
+    return clear_slot_at(pfd, base, keep_dir, is_dir, root_.dev());
+  }
   template <class F>
   Status create_at(int pfd, const std::string& base, F create, const std::string& what) {
-    if (create() == 0) return Status{};
-    if (errno != EEXIST) return fail_sys(what);
-    bool is_dir;
-    TRY(clear_slot(pfd, base, false, &is_dir));
-    if (create() != 0) return fail_sys(what);
-    return Status{};
+    return detail_create_at(pfd, base, root_.dev(), create, what);
   }
+  // Small regular files go to the pool; anything that changes the namespace
+  // in ways later entries depend on waits for it first (sync()).
+  Status pooled_file(struct archive* a, struct archive_entry* e, const std::string& name, int pfd,
+                     const std::string& base);
+  bool conflicts_with_pending(const std::string& name) const;
+  void note_pending(const std::string& name);
   Status write_file(struct archive* a, struct archive_entry* e, int pfd, const std::string& base, ApplyStats& stats);
-  Status set_xattrs(struct archive_entry* e, int fd, int pfd, const std::string& base, ApplyStats& stats);
+  Status set_xattrs(struct archive_entry* e, int fd, int pfd, const std::string& base, ApplyStats& stats) {
+    TRY_ASSIGN(auto xs, entry_xattrs(e, o_.max_xattr_value));
+    return put_xattrs(xs, fd, pfd, base, rootless_, skipped_);
+  }
   Status set_owner_mode_times(struct archive_entry* e, int pfd, const std::string& base, bool chmod);
   Status whiteout(const std::string& parent_rel, const std::string& target, ApplyStats& stats);
   Status opaque(const std::string& dir_rel);
@@ -115,16 +242,22 @@ class Applier {
   gid_t egid_;
   bool cached_setgid_ = false;  // the cached parent makes new files inherit its group
   std::string cached_name_;
-  UniqueFd cached_fd_;
+  std::shared_ptr<UniqueFd> cached_fd_;  // shared with queued file jobs
   bool cached_valid_ = false;
+  bool pool_error_ = false;
+  std::atomic<uint64_t> skipped_{0};
+  // Names of files queued since the last sync() and all their ancestors.
+  std::unordered_set<std::string> pending_files_, pending_dirs_;
   // Names this layer created: whiteouts and opaque markers only hide what
   // lower layers had (image-spec layer.md), never this layer's own entries.
   std::unordered_set<std::string> created_;
   std::vector<DirMeta> dirs_;
+  // Last, so it is destroyed (drained and joined) before anything its jobs use.
+  std::unique_ptr<FilePool> pool_;
 };
 
 Result<int> Applier::parent(const std::string& rel, bool create) {
-  if (cached_valid_ && cached_name_ == rel) return cached_fd_.get();
+  if (cached_valid_ && cached_name_ == rel) return cached_fd_->get();
   int fd = root_.open_dir(rel);
   if (fd == -ENOENT && create) {
     // Walk down, creating what is missing. Each step re-resolves from the
@@ -150,30 +283,12 @@ Result<int> Applier::parent(const std::string& rel, bool create) {
     fd = cur.release();
   }
   if (fd < 0) return Error(Errc::invalid_input, "parent \"" + rel + "\" is not a directory inside the root", -fd);
-  cached_fd_.reset(fd);
+  cached_fd_ = std::make_shared<UniqueFd>(fd);
   cached_name_ = rel;
   cached_valid_ = true;
   struct stat pst;
   cached_setgid_ = ::fstat(fd, &pst) != 0 || (pst.st_mode & S_ISGID);
   return fd;
-}
-
-Status Applier::clear_slot(int pfd, const std::string& base, bool keep_dir, bool* is_dir) {
-  struct stat st;
-  *is_dir = false;
-  if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return Status{};
-    return fail_sys("stat");
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (keep_dir) {
-      *is_dir = true;
-      return Status{};
-    }
-    return remove_tree_at(pfd, base.c_str(), root_.dev());
-  }
-  if (::unlinkat(pfd, base.c_str(), 0) != 0 && errno != ENOENT) return fail_sys("unlink");
-  return Status{};
 }
 
 Status Applier::write_file(struct archive* a, struct archive_entry* e, int pfd, const std::string& base,
@@ -224,41 +339,6 @@ Status Applier::write_file(struct archive* a, struct archive_entry* e, int pfd, 
   ts[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
   ts[0] = archive_entry_atime_is_set(e) ? timespec{archive_entry_atime(e), archive_entry_atime_nsec(e)} : ts[1];
   if (::futimens(fd.get(), ts) != 0) return fail_sys("set times");
-  return Status{};
-}
-
-// fd >= 0: set on the open file; else on (pfd, base) without following it,
-// through the parent's /proc fd path (fsetxattr needs a real fd, and device
-// nodes must not be opened).
-Status Applier::set_xattrs(struct archive_entry* e, int fd, int pfd, const std::string& base, ApplyStats& stats) {
-  if (archive_entry_xattr_reset(e) == 0) return Status{};
-  const char* xname;
-  const void* value;
-  size_t size;
-  while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
-    std::string_view n(xname);
-    // Overlay metadata in a layer would let it forge whiteouts/redirects in our
-    // own lowerdirs; layers never legitimately carry it.
-    if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.")) continue;
-    if (n.empty() || n.size() > 255) return fail(Errc::invalid_input, "xattr name length out of range");
-    if (size > o_.max_xattr_value) return fail(Errc::limit, "xattr " + std::string(n) + " value too large");
-    int r;
-    if (fd >= 0) {
-      r = ::fsetxattr(fd, xname, value, size, 0);
-    } else {
-      std::string p = "/proc/self/fd/" + std::to_string(pfd) + "/" + base;
-      r = ::lsetxattr(p.c_str(), xname, value, size, 0);
-    }
-    if (r != 0) {
-      // Filesystems without xattrs, unprivileged callers and trusted.* /
-      // security.* namespaces they may not write: skipped, like peers do.
-      if (errno == ENOTSUP || (rootless_ && (errno == EPERM || errno == EACCES))) {
-        stats.skipped++;
-        continue;
-      }
-      return fail_sys("set xattr " + std::string(n));
-    }
-  }
   return Status{};
 }
 
@@ -351,8 +431,71 @@ Status Applier::opaque(const std::string& dir_rel) {
   return Status{};
 }
 
+bool Applier::conflicts_with_pending(const std::string& name) const {
+  if (pending_files_.empty()) return false;
+  // The same name, or a queued file below it (name replaces their directory).
+  if (pending_files_.count(name) || pending_dirs_.count(name)) return true;
+  // A queued file where name needs a directory.
+  for (size_t p = name.find('/'); p != std::string::npos; p = name.find('/', p + 1))
+    if (pending_files_.count(name.substr(0, p))) return true;
+  return false;
+}
+
+void Applier::note_pending(const std::string& name) {
+  pending_files_.insert(name);
+  for (size_t p = name.find('/'); p != std::string::npos; p = name.find('/', p + 1))
+    pending_dirs_.insert(name.substr(0, p));
+}
+
+Status Applier::pooled_file(struct archive* a, struct archive_entry* e, const std::string& name, int pfd,
+                            const std::string& base) {
+  FileJob j;
+  j.parent = cached_fd_;  // parent() always leaves the directory it returned in the cache
+  if (!j.parent || j.parent->get() != pfd) return Error(Errc::internal, "parent cache out of sync");
+  j.name = name;
+  j.base = base;
+  int64_t size = archive_entry_size(e);
+  j.data.resize(static_cast<size_t>(size));
+  const void* buf;
+  size_t len;
+  la_int64_t off;
+  for (;;) {
+    int r = archive_read_data_block(a, &buf, &len, &off);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) return fail(Errc::invalid_input, std::string("read data: ") + archive_error_string(a));
+    if (off < 0 || off + static_cast<int64_t>(len) > size) return fail(Errc::invalid_input, "data beyond the declared size");
+    std::memcpy(j.data.data() + off, buf, len);
+  }
+  j.mode = archive_entry_mode(e) & 07777;
+  j.uid = static_cast<uid_t>(archive_entry_uid(e));
+  j.gid = static_cast<gid_t>(archive_entry_gid(e));
+  j.chown = !rootless_ && (j.uid != euid_ || j.gid != egid_ || cached_setgid_);
+  j.chmod = (j.mode & 07000) || (j.mode & umask_);
+  j.times[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+  j.times[0] = archive_entry_atime_is_set(e) ? timespec{archive_entry_atime(e), archive_entry_atime_nsec(e)} : j.times[1];
+  TRY_ASSIGN(j.xattrs, entry_xattrs(e, o_.max_xattr_value));
+  note_pending(name);
+  dev_t dev = root_.dev();
+  bool rootless = rootless_;
+  auto s = pool_->submit(
+      [j = std::move(j), dev, rootless, this]() -> Status {
+        auto st = run_file_job(j, dev, rootless, skipped_);
+        if (!st) return std::move(st).error().wrap("entry \"" + j.name.substr(0, 256) + "\"");
+        return st;
+      },
+      static_cast<size_t>(size) + 512);
+  if (!s) pool_error_ = true;
+  return s;
+}
+
 Status Applier::entry(struct archive* a, struct archive_entry* e, const std::string& name, ApplyStats& stats) {
   auto [parent_rel, base] = split_parent(name);
+  // Only plain small files run concurrently; everything else waits for them,
+  // and so does a file whose name collides with a queued one.
+  bool pooled = pool_ && !name.empty() && !base.starts_with(kWhPrefix) && archive_entry_hardlink(e) == nullptr &&
+                archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) >= 0 &&
+                archive_entry_size(e) <= kPooledMaxSize && archive_entry_sparse_count(e) == 0;
+  if (!pooled || conflicts_with_pending(name)) TRY(sync());
 
   if (std::string_view(name).starts_with(kWhMeta)) {  // AUFS bookkeeping (.wh..wh.plnk/...): not content
     stats.skipped++;
@@ -407,7 +550,7 @@ Status Applier::entry(struct archive* a, struct archive_entry* e, const std::str
 
   switch (type) {
     case AE_IFREG:
-      return write_file(a, e, pfd, base, stats);
+      return pooled ? pooled_file(a, e, name, pfd, base) : write_file(a, e, pfd, base, stats);
     case AE_IFDIR: {
       // Created owner-writable; the real mode and times are applied after the
       // contents (finish_dirs), so a 0555 dir can still be filled and its
@@ -500,7 +643,9 @@ Result<ApplyStats> apply_layer_fd(int blob_fd, const std::string& target, const 
   bool rootless = o.rootless.value_or(::geteuid() != 0);
   auto root = Root::open(target, o.force_walk_resolver);
   if (!root) return wrap(std::move(root).error());
-  Applier ap(std::move(*root), o, rootless);
+  unsigned threads = o.threads;
+  if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+  Applier ap(std::move(*root), o, rootless, threads);
 
   TRY_ASSIGN(auto stream, TarStream::start(std::move(owned), o.alg, o.max_uncompressed_size));
   ReadCtx ctx{stream.get(), std::nullopt};
@@ -533,10 +678,13 @@ Result<ApplyStats> apply_layer_fd(int blob_fd, const std::string& target, const 
     if (auto s = ap.entry(a.get(), e, *name, stats); !s) {
       if (ctx.error) return wrap(*ctx.error);
       Error err = std::move(s).error();
+      if (ap.pool_error()) return wrap(std::move(err));  // names its own entry
       return wrap(std::move(err.wrap("entry \"" + shown + "\"")));
     }
   }
+  if (auto s = ap.sync(); !s) return wrap(std::move(s).error());
   TRY(ap.finish_dirs());
+  stats.skipped += ap.skipped();
   auto sum = stream->finish();
   if (!sum) return wrap(std::move(sum).error());
   stats.compression = sum->compression;

@@ -69,6 +69,11 @@ struct ApplyOptions {
   size_t max_path = 4095;                          // bytes of an entry name / link target
   size_t max_xattr_value = 65536;
 
+  // Threads creating small regular files (<= 1 MiB) concurrently; every other
+  // entry waits for them, so tar order is kept wherever it matters. 0 = auto
+  // (2-4 by CPU count), 1 = everything on the calling thread.
+  unsigned threads = 0;
+
   // Testing hook: resolve paths with the O_NOFOLLOW component walk even when
   // openat2 is available.
   bool force_walk_resolver = false;

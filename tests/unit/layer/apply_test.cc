@@ -298,3 +298,63 @@ TEST_F(ApplyTest, EmptyLayer) {
 
 }  // namespace
 }  // namespace berth::layer::testing
+
+namespace berth::layer::testing {
+namespace {
+
+// The file pool must give exactly the single-threaded result, whatever the
+// collisions between queued files and later entries.
+TEST_F(ApplyTest, PooledFilesKeepTarOrderSemantics) {
+  auto build = [] {
+    TarBuilder b;
+    for (int d = 0; d < 20; d++)
+      for (int f = 0; f < 30; f++)
+        b.file("d" + std::to_string(d) + "/f" + std::to_string(f), std::string(f * 100, 'a' + d % 26),
+               {.mode = 0600u + f % 2, .uid = static_cast<int64_t>(f), .mtime = 1000 + f});
+    b.file("dup", "first").file("dup", "second");              // same name queued twice
+    b.dir("d3/f1/").file("d3/f1/below", "file becomes a directory");  // a queued file is replaced
+    b.file("d4", "directory becomes a file");                    // a queued file is below
+    b.file("x", "x").dir("x/").file("x/y", "y");                 // replaced by a dir, synchronously
+    b.file("big", std::string(3 << 20, 'B'));                    // above the pooled size
+    b.file(".wh.d5", "");                                        // same-layer whiteout: ignored
+    return b.finish();
+  };
+  std::string single = base_ + "/single";
+  ASSERT_EQ(::mkdir(single.c_str(), 0755), 0);
+  auto r1 = ApplyTo(single, build(), {.threads = 1});
+  ASSERT_TRUE(r1.ok()) << r1.error().str();
+  auto r4 = Apply(build(), {.threads = 4});
+  ASSERT_TRUE(r4.ok()) << r4.error().str();
+  std::map<std::string, std::string> a, b;
+  describe_tree(single, "", a);
+  describe_tree(target_, "", b);
+  // Implicitly created directories carry the time of the run; compare the rest.
+  auto strip_dirs = [](std::map<std::string, std::string>& m) {
+    for (auto& [k, v] : m)
+      if (S_ISDIR(std::stoul(v))) v = "dir";
+  };
+  strip_dirs(a);
+  strip_dirs(b);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(Slurp(T("dup")), "second");
+  EXPECT_EQ(Slurp(T("d3/f1/below")), "file becomes a directory");
+  EXPECT_EQ(Slurp(T("d4")), "directory becomes a file");
+  EXPECT_EQ(Slurp(T("x/y")), "y");
+  EXPECT_TRUE(Exists(T("d5/f0")));
+}
+
+TEST_F(ApplyTest, PooledFileErrorNamesItsEntry) {
+  if (!IsRoot()) GTEST_SKIP() << "needs root to reach the kernel's capability check";
+  TarBuilder b;
+  for (int i = 0; i < 50; i++) b.file("ok" + std::to_string(i), "x");
+  b.file("badcap", "x", {.xattrs = {{"security.capability", "garbage"}}});
+  for (int i = 0; i < 50; i++) b.file("later" + std::to_string(i), "x");
+  auto r = Apply(b.finish(), {.label = "sha256:cafe", .threads = 3});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("sha256:cafe"), std::string::npos) << r.error().str();
+  EXPECT_NE(r.error().message.find("entry \"badcap\""), std::string::npos) << r.error().str();
+  EXPECT_EQ(r.error().message.find("entry \"later"), std::string::npos) << r.error().str();
+}
+
+}  // namespace
+}  // namespace berth::layer::testing

@@ -2,7 +2,8 @@
 // CVEs for. Each crafts the hostile layer itself, applies it next to an
 // "outside" sentinel tree, and asserts that nothing outside the target
 // changed and that a refused layer's error names the offending entry. Every
-// test runs twice: with openat2 and with the O_NOFOLLOW component walk.
+// test runs twice: with openat2 and the file pool, and with the O_NOFOLLOW
+// component walk on a single thread.
 #include "layer/layer.h"
 #include "tests/unit/layer/fixture.h"
 #include "tests/unit/layer/tar_builder.h"
@@ -17,6 +18,9 @@ class CveTest : public LayerFixture, public ::testing::WithParamInterface<bool> 
     o.whiteouts = w;
     o.label = "sha256:hostile";
     o.force_walk_resolver = GetParam();
+    // The walk variant also applies everything on one thread; the openat2
+    // variant uses the file pool, so both orders of execution are covered.
+    o.threads = GetParam() ? 1 : 4;
     return o;
   }
   void ExpectRefused(const Result<ApplyStats>& r, const std::string& entry) {
