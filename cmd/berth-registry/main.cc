@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   Config cfg;
-  std::string config_file, addr, root, htpasswd, acl, cert, key, client_ca, token_key, gc_interval, expiry, access_log;
+  std::string config_file, addr, root, htpasswd, acl, cert, key, client_ca, token_key, gc_interval, gc_grace, expiry,
+      access_log;
   bool read_only = false;
   int threads = 0;
   auto* serve = app.add_subcommand("serve", "serve the registry");
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   serve->add_flag("--read-only", read_only, "serve pulls only");
   serve->add_option("--threads", threads, "I/O threads");
   serve->add_option("--gc-interval", gc_interval, "run online GC this often (e.g. 1h)");
+  serve->add_option("--gc-grace", gc_grace, "online GC keeps anything pushed within this period (default 10m)");
   serve->add_option("--upload-expiry", expiry, "drop upload sessions idle this long (default 24h)");
   serve->add_option("--access-log", access_log, "access log: - (stderr, default), a file, or 'off'");
 
@@ -76,7 +78,8 @@ int main(int argc, char** argv) {
   if (read_only) cfg.read_only = true;
   if (threads > 0) cfg.threads = threads;
   if (!access_log.empty()) cfg.access_log = access_log == "off" ? "" : access_log;
-  for (auto [flag, out] : {std::pair{&gc_interval, &cfg.gc_interval}, std::pair{&expiry, &cfg.upload_expiry}}) {
+  for (auto [flag, out] : {std::pair{&gc_interval, &cfg.gc_interval}, std::pair{&gc_grace, &cfg.gc_grace},
+                            std::pair{&expiry, &cfg.upload_expiry}}) {
     if (flag->empty()) continue;
     auto d = parse_duration(*flag);
     if (!d) return fail(d.error());

@@ -72,7 +72,14 @@ Result<std::unique_ptr<Htpasswd>> Htpasswd::load(const std::string& path) {
 
 bool Htpasswd::verify(const std::string& user, const std::string& password) {
   auto it = hashes_.find(user);
-  if (it == hashes_.end()) return false;
+  if (it == hashes_.end()) {
+    // Spend the same bcrypt time as for a real user, so response timing does
+    // not tell which user names exist.
+    static const char* kDummy = "$2y$05$j74BXNU7H7AEAwrNBP9xKuJ9BX5pMduz2vOvNUUHZaFwIZe7BP/Zu";
+    struct crypt_data cd {};
+    (void)::crypt_r(password.c_str(), hashes_.empty() ? kDummy : hashes_.begin()->second.c_str(), &cd);
+    return false;
+  }
   std::string key = user + '\0' + Digest::of(password).hex();
   auto now = std::chrono::steady_clock::now();
   {

@@ -1,7 +1,9 @@
 // berth/registry: the HTTP/1.1 (and TLS) transport for Registry.
 //
 // One process, a fixed pool of Config::threads threads running an Asio
-// io_context; each connection is a coroutine on its own strand. Bodies are
+// io_context; each connection is a coroutine on its own strand. Blocking disk
+// work (body writes, fsync at commit, SQLite) hops to a second pool of the
+// same size, so the I/O threads only ever wait on sockets. Bodies are
 // streamed straight into the content store (never buffered whole, except
 // manifests, which are bounded); blob GETs stream the file in 1 MiB reads.
 // Limits: Config::header_limit (431), max_connections (503 beyond), an idle

@@ -76,5 +76,22 @@ verify_image keep v1 "$T/keep" && echo "ok   tagged image intact" || { echo "FAI
   { echo "FAIL orphan blob survived"; fails=$((fails + 1)); }
 [ ! -e "$T/root/content/blobs/sha256/$(sha "$T/junk/layer")" ] && echo "ok   garbage layer removed from disk" ||
   { echo "FAIL garbage layer survived"; fails=$((fails + 1)); }
+
+# The same sweep inside the server: --gc-interval, with a 1 s grace period.
+kill "$PID"; wait "$PID" 2>/dev/null || true
+"$BERTH_BIN/berth-registry" serve --addr 127.0.0.1:0 --root "$T/root" --access-log off --gc-interval 1s --gc-grace 1s \
+  >"$T/out" 2>>"$T/err" &
+PID=$!
+for _ in $(seq 100); do grep -q listening "$T/out" 2>/dev/null && break; sleep 0.1; done
+B=http://127.0.0.1:$(awk '/listening/{print $NF}' "$T/out")
+head -c 100000 /dev/urandom >"$T/orphan2"
+post junk "$T/orphan2" >/dev/null
+gone=
+for _ in $(seq 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$B/v2/junk/blobs/sha256:$(sha "$T/orphan2")")" = 404 ] && { gone=1; break; }
+  sleep 0.2
+done
+[ -n "$gone" ] && echo "ok   online GC (--gc-interval) collected an orphan" || { echo "FAIL online GC did not run"; fails=$((fails + 1)); }
+verify_image keep v1 "$T/keep" && echo "ok   tagged image intact after online GC" || { echo "FAIL tagged image damaged by online GC"; fails=$((fails + 1)); }
 [ "$fails" -eq 0 ] || { cat "$T/err"; exit 1; }
 echo "gc: all checks passed"
