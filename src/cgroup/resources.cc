@@ -31,7 +31,10 @@ Result<std::optional<uint64_t>> get_u64(const json& obj, const char* key, const 
                                         uint64_t max = UINT64_MAX) {
   const json* v = member(obj, key);
   if (!v) return std::optional<uint64_t>();
-  if (!v->is_number_unsigned()) return bad(where + "." + key, "expected a non-negative integer");
+  // Parsed text yields unsigned numbers, but JSON built in code (the engine)
+  // holds small literals as signed; accept either when non-negative.
+  if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<int64_t>() >= 0))
+    return bad(where + "." + key, "expected a non-negative integer");
   if (v->get<uint64_t>() > max) return bad(where + "." + key, std::to_string(v->get<uint64_t>()) + " is out of range");
   return std::optional<uint64_t>(v->get<uint64_t>());
 }

@@ -73,6 +73,17 @@ TEST(CgroupResources, ParsesEverything) {
   EXPECT_TRUE(parse_resources(nullptr).ok());
 }
 
+TEST(CgroupResources, AcceptsJsonBuiltInCode) {
+  // Literals in code are signed integers in nlohmann::json, unlike parsed text.
+  json j{{"cpu", {{"shares", 512}, {"period", 100000}}}, {"pids", {{"limit", 10}}},
+         {"blockIO", {{"weight", 10}}}, {"memory", {{"swappiness", 0}}}};
+  auto r = parse_resources(j);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(*r->cpu_shares, 512u);
+  EXPECT_EQ(*r->memory_swappiness, 0u);
+  EXPECT_FALSE(parse_resources(json{{"cpu", {{"shares", -2}}}}).ok());
+}
+
 void expect_bad(const char* text, const std::string& needle) {
   auto r = parse_resources(json::parse(text));
   ASSERT_FALSE(r.ok()) << text;
