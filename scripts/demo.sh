@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build
+ninja -C build berth berth-runtime berth-registry 2>/dev/null || ninja -C build
 B=$PWD/build/bin
 export BERTH_ROOT=$(mktemp -d /tmp/berth-demo.XXXXXX)
 trap 'rm -rf "$BERTH_ROOT" /tmp/berth-demo-out.*' EXIT

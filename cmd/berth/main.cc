@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "store/store.h"
 
 namespace berth::cli {
 
@@ -15,14 +16,7 @@ Globals& globals() {
   return g;
 }
 
-std::string store_root() {
-  if (!globals().root.empty()) return globals().root;
-  if (const char* e = std::getenv("BERTH_ROOT"); e && *e) return e;
-  if (::geteuid() == 0) return "/var/lib/berth";
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/berth";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/share/berth";
-  return "/var/lib/berth";
-}
+std::string store_root() { return berth::default_root(globals().root); }
 
 static int g_exit = 0;
 
