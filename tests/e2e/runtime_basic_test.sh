@@ -54,6 +54,15 @@ out=$(run_with badcfg '.process.cwd="relative"' 2>&1)
 check "invalid config names the field" grep -q "process.cwd" <<<"$out"
 check "no state left after failed create" test ! -e "$ROOT/$ID-noexe"
 
+# A user namespace mapping container root to 100000 (rootfs owned by it).
+chmod 711 "$T"  # the mapped root must be able to reach its rootfs
+cp -a "$B/rootfs" "$T/userns-rootfs" && chown -R 100000:100000 "$T/userns-rootfs"
+expect_eq "user namespace" "0 0 100000 65536 wrote" "$(run_with userns ".root.path=\"$T/userns-rootfs\" | .root.readonly=false
+  | .linux.namespaces += [{\"type\":\"user\"}]
+  | .linux.uidMappings=[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]
+  | .linux.gidMappings=[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]
+  | .process.args=[\"sh\",\"-c\",\"echo \$(id -u) \$(cat /proc/self/uid_map); touch /tmp/x && echo wrote\"]" | tr -s ' \n' ' ' | sed 's/ $//')"
+
 # Hooks: every phase records its name and the state it saw.
 H="$T/hooks"; mkdir -p "$H"
 cat >"$H/hook.sh" <<HOOK
