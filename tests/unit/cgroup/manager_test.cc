@@ -419,3 +419,32 @@ TEST_F(CgroupV2OnUnified, FreezeKillAndDeviceFilter) {
 
 }  // namespace
 }  // namespace berth::cgroup
+
+namespace berth::cgroup {
+namespace {
+
+TEST_F(CgroupV2OnUnified, EnablesAvailableControllersAndNamesMissingOnes) {
+  // hugetlb is the controller this kind of hybrid host binds to cgroup2.
+  if (v2_.v2_has("hugetlb")) {
+    auto m = make("/a/b", json::parse(R"({"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]})"));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(slurp(v2_.v2_mount + prefix_ + "/a/b/hugetlb.2MB.max"), "2097152");
+    EXPECT_NE(slurp(v2_.v2_mount + prefix_ + "/a/cgroup.subtree_control").find("hugetlb"), std::string::npos);
+    EXPECT_EQ(m->mounts().size(), 1u);
+    EXPECT_EQ(m->mounts()[0].first, "");
+    EXPECT_TRUE(m->destroy().ok());
+    RecordProperty("hugetlb_checked", 1);
+  }
+  if (!v2_.v2_has("memory")) {
+    RecordProperty("missing_checked", 1);
+    auto r = parse_resources(json::parse(R"({"memory": {"limit": 1048576}})"));
+    ASSERT_TRUE(r.ok());
+    auto m = detail::make_v2(v2_, prefix_ + "/nomem", true, *r);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.error().message.find("memory controller"), std::string::npos) << m.error().message;
+    EXPECT_FALSE(path_exists(v2_.v2_mount + prefix_ + "/nomem"));
+  }
+}
+
+}  // namespace
+}  // namespace berth::cgroup
