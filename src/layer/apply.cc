@@ -358,7 +358,10 @@ Status Applier::hardlink(struct archive_entry* e, const std::string& name, int p
   if (!target) return fail(Errc::invalid_input, "hard link target \"" + std::string(raw) + "\": " + target.error().message);
   if (target->empty()) return fail(Errc::invalid_input, "hard link to the root directory");
   if (*target == name) return fail(Errc::invalid_input, "hard link to itself");
-  auto [tparent, tbase] = split_parent(*target);
+  // Plain references, not a structured binding: clang-14 cannot capture those in lambdas.
+  auto tsplit = split_parent(*target);
+  const std::string& tparent = tsplit.first;
+  const std::string& tbase = tsplit.second;
   // Resolve the target's parent separately: it must not evict our cached parent fd.
   UniqueFd tpfd(root_.open_dir(tparent));
   if (!tpfd) return fail(Errc::invalid_input, "hard link target \"" + *target + "\" not found in the layer tree");
@@ -489,7 +492,9 @@ Status Applier::pooled_file(struct archive* a, struct archive_entry* e, const st
 }
 
 Status Applier::entry(struct archive* a, struct archive_entry* e, const std::string& name, ApplyStats& stats) {
-  auto [parent_rel, base] = split_parent(name);
+  auto split = split_parent(name);
+  const std::string& parent_rel = split.first;
+  const std::string& base = split.second;
   // Only plain small files run concurrently; everything else waits for them,
   // and so does a file whose name collides with a queued one.
   bool pooled = pool_ && !name.empty() && !base.starts_with(kWhPrefix) && archive_entry_hardlink(e) == nullptr &&
