@@ -44,11 +44,13 @@ void log_message(const char* level, const std::string& msg) {
       ::close(fd);
     }
   }
-  // With a log file the caller reads it; without one stderr is the log. A
-  // human running by hand still sees errors on stderr.
-  if (c.path.empty() || std::strcmp(level, "error") == 0) {
-    std::string h = c.path.empty() ? line : "berth-runtime: " + msg + "\n";
-    if (c.path.empty() && !c.json) h = std::string(std::strcmp(level, "error") == 0 ? "berth-runtime: " : "berth-runtime: ") + (is_debug ? "debug: " : std::strcmp(level, "warning") == 0 ? "warning: " : "") + msg + "\n";
+  // Without a log file stderr is the log. With one, errors still go to
+  // stderr too, so a human (and conmon, which reads stderr) sees them.
+  bool is_error = std::strcmp(level, "error") == 0;
+  if (c.path.empty() || is_error) {
+    std::string h = "berth-runtime: ";
+    if (!is_error) h += std::string(level) + ": ";
+    h += msg + "\n";
     (void)!::write(2, h.data(), h.size());
   }
 }
