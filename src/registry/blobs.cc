@@ -300,8 +300,13 @@ Dispatch Registry::Impl::upload_start(const Request& req, const std::string& rep
   std::string uid = random_id();
   auto w = store.writer(upload_ref(uid), DigestAlg::sha256);
   if (!w) return {api_error(500, ApiCode::BLOB_UPLOAD_INVALID, w.error().str()), nullptr};
-  if (auto s = meta->create_upload(uid, repo, now_seconds()); !s) {
+  if (auto s = meta->create_upload(uid, repo, now_seconds(), cfg.max_uploads); !s) {
     w->abort();
+    if (s.error().code == Errc::limit) {
+      Response r = api_error(429, ApiCode::TOOMANYREQUESTS, s.error().message);
+      r.set("Retry-After", "60");
+      return {std::move(r), nullptr};
+    }
     return {api_error(500, ApiCode::BLOB_UPLOAD_INVALID, s.error().str()), nullptr};
   }
   Response r;

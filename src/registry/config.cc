@@ -58,6 +58,7 @@ Status load_config_file(const std::string& path, Config* c) {
       else if (k == "idle_timeout") TRY(dur(&c->idle_timeout));
       else if (k == "read_timeout") TRY(dur(&c->read_timeout));
       else if (k == "upload_expiry") TRY(dur(&c->upload_expiry));
+      else if (k == "max_uploads") c->max_uploads = v.as<int64_t>();
       else if (k == "gc_interval") TRY(dur(&c->gc_interval));
       else if (k == "gc_grace") TRY(dur(&c->gc_grace));
       else if (k == "access_log") c->access_log = v.as<std::string>();

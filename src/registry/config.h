@@ -36,6 +36,7 @@ struct Config {
   int64_t idle_timeout = 60;  // seconds a connection may sit between requests / in the header
   int64_t read_timeout = 60;  // seconds without progress while reading a body or writing a response
   int64_t upload_expiry = 24 * 3600;
+  int64_t max_uploads = 10000;  // open upload sessions; beyond: 429 TOOMANYREQUESTS
   int64_t gc_interval = 0;    // 0: no online GC while serving
   int64_t gc_grace = 600;
   std::string access_log = "-";  // "-" stderr, "" off, else a file path (appended)

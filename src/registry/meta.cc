@@ -291,8 +291,13 @@ Result<std::vector<Referrer>> Meta::referrers(const std::string& repo, const Dig
   return out;
 }
 
-Status Meta::create_upload(const std::string& id, const std::string& repo, int64_t now) {
+Status Meta::create_upload(const std::string& id, const std::string& repo, int64_t now, int64_t max_open) {
   std::lock_guard lk(mu_);
+  {
+    Stmt c(db_, "SELECT COUNT(*) FROM uploads");
+    if (c.step() == SQLITE_ROW && c.i64(0) >= max_open)
+      return Error(Errc::limit, std::to_string(max_open) + " upload sessions are open already");
+  }
   Stmt s(db_, "INSERT INTO uploads(id, repo, created, updated) VALUES(?,?,?,?)");
   s.bind(1, id).bind(2, repo).bind(3, now).bind(4, now);
   if (s.step() != SQLITE_DONE) return db_error(db_, "record upload " + id);

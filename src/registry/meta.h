@@ -86,7 +86,8 @@ class Meta {
   Result<std::vector<std::string>> list_repos(const std::string& last, int n);
   Result<std::vector<Referrer>> referrers(const std::string& repo, const Digest& subject);
 
-  Status create_upload(const std::string& id, const std::string& repo, int64_t now);
+  // Fails with Errc::limit when `max_open` sessions exist already.
+  Status create_upload(const std::string& id, const std::string& repo, int64_t now, int64_t max_open);
   Result<Upload> get_upload(const std::string& id);
   Status touch_upload(const std::string& id, int64_t now);
   Status delete_upload(const std::string& id);

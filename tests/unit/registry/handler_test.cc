@@ -241,6 +241,19 @@ TEST_F(RegistryTest, StaleUploadsExpire) {
   EXPECT_EQ(call("GET", loc).code(), "BLOB_UPLOAD_UNKNOWN");
 }
 
+TEST_F(RegistryTest, UploadSessionCap) {
+  cfg_.max_uploads = 2;
+  open();
+  EXPECT_EQ(call("POST", "/v2/a/blobs/uploads/").status, 202);
+  std::string loc = call("POST", "/v2/a/blobs/uploads/").h("Location");
+  auto over = call("POST", "/v2/a/blobs/uploads/");
+  EXPECT_EQ(over.status, 429);
+  EXPECT_EQ(over.code(), "TOOMANYREQUESTS");
+  EXPECT_EQ(push_blob("a", "monolithic pushes need no session").status, 201);
+  EXPECT_EQ(call("DELETE", loc).status, 204);
+  EXPECT_EQ(call("POST", "/v2/a/blobs/uploads/").status, 202);
+}
+
 TEST_F(RegistryTest, CrossRepositoryMount) {
   open();
   std::string data = "shared layer";
