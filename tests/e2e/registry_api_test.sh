@@ -6,7 +6,7 @@ set -euo pipefail
 BERTH_BIN=${BERTH_BIN:-$(pwd)/build/bin}
 T=$(mktemp -d /tmp/berth-reg-api.XXXXXX)
 PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
 
 "$BERTH_BIN/berth-registry" serve --addr 127.0.0.1:0 --root "$T/root" --access-log "$T/access.log" >"$T/out" 2>"$T/err" &
