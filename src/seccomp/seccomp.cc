@@ -338,7 +338,8 @@ int load(const Program& p) {
       if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0) return -1;
       err = errno;
     }
-    return -err;
+    // -1 means "loaded, no listener"; keep failures distinguishable.
+    return err == EPERM ? -EACCES : -err;
   }
   return (p.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? static_cast<int>(rc) : -1;
 }

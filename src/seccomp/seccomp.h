@@ -37,7 +37,8 @@ Result<Program> compile(const nlohmann::json& seccomp);
 
 // In the child after setting no_new_privs (or holding CAP_SYS_ADMIN). Returns
 // the notify listener fd when the program has NOTIFY actions, else -1; a
-// negative errno on failure. Allocates nothing.
+// negative errno on failure, never -1 (an EPERM failure, which would read as
+// -1, is reported as -EACCES). Allocates nothing.
 int load(const Program& p);
 
 // Docker's default profile (allow-list, default action ERRNO(EPERM)) as an OCI

@@ -209,6 +209,20 @@ TEST(Seccomp, FlagsAndNotify) {
   EXPECT_EQ(exit_code(status), 0);
 }
 
+TEST(Seccomp, LoadFailureIsNeverMinusOne) {
+  // Without no_new_privs and without CAP_SYS_ADMIN the kernel refuses; the
+  // result must not be confused with "loaded, no listener" (-1).
+  Program empty;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = load(empty);  // zero-length program: EINVAL
+    ::_exit(rc < -1 ? 0 : 1);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_EQ(exit_code(st), 0);
+}
+
 void expect_error(const json& j, const std::string& needle) {
   auto r = compile(j);
   ASSERT_FALSE(r.ok()) << "accepted: " << j.dump();
