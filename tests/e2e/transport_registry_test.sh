@@ -125,6 +125,7 @@ grep -q "sha256:$layer" "$T/err" || fail "error does not name the blob: $(cat $T
 grep -qi "digest" "$T/err" || fail "error does not say digest: $(cat $T/err)"
 [ "$(wc -l < "$T/err")" -le 12 ] || fail "error is not short"
 if $B copy -q "berth:$R/tamper/bb:v1" "oci:$T/never:x" 2>/dev/null; then fail "the failed pull named an image"; fi
+[ -z "$($B images -q 2>/dev/null)" ] || fail "images after a failed pull: $($B images)"
 [ ! -e "$BERTH_ROOT/blobs/sha256/$layer" ] || fail "the tampered blob is in the store"
 ingests=$(find "$BERTH_ROOT/ingest" -mindepth 1 -maxdepth 1 ! -name '.*' 2>/dev/null | wc -l)
 [ "$ingests" = 0 ] || fail "$ingests ingest entries left behind"
