@@ -57,6 +57,8 @@ struct LoadResult {
   std::vector<LoadedImage> images;
 };
 
+// Errors name the member or document at fault, not `path`: callers prefix the
+// archive's name ("load busybox.tar: ...") as they know it (stdin, a file).
 Result<LoadResult> load(content::Store& store, const std::string& path);
 
 struct SaveItem {

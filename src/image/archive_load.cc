@@ -422,11 +422,11 @@ Result<LoadResult> load_tar(content::Store& store, const std::string& path) {
 }  // namespace
 
 Result<LoadResult> load(content::Store& store, const std::string& path) {
+  // Errors name the member or document; the caller prefixes the archive's
+  // name (it may be a spooled copy of stdin the user never saw).
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return sys_error("load " + path);
-  auto r = S_ISDIR(st.st_mode) ? load_dir(store, path) : load_tar(store, path);
-  if (!r.ok()) return std::move(r).error().wrap("load " + path);
-  return r;
+  if (::stat(path.c_str(), &st) != 0) return sys_error("stat");
+  return S_ISDIR(st.st_mode) ? load_dir(store, path) : load_tar(store, path);
 }
 
 }  // namespace berth::image
