@@ -7,7 +7,14 @@
 //    path placed under berth's own subtree, or systemd "slice:prefix:name"
 //    which is mapped onto cgroupfs when systemd is absent) and applies
 //    linux.resources; open() finds an existing one again from another process.
-//  - Only cgroups berth created are ever written or removed.
+//  - Only cgroups berth created are ever written or removed; the exceptions
+//    the kernel requires are "+controller" in cgroup.subtree_control of v2
+//    ancestors, and adopting an existing leaf that has no processes (a
+//    leftover from a crashed start). A leaf with processes is refused
+//    (Errc::already_exists). A failed create() removes what it made.
+//  - Resources the host cannot apply are errors naming the field and the
+//    missing controller, never silently dropped (docs/cgroups.md lists the
+//    few documented no-ops, e.g. kernel memory).
 //  - Resources take the OCI runtime-spec JSON (config.json linux.resources).
 //    As in runc, the device cgroup is always managed: the config's rules,
 //    then the default devices (null, zero, full, random, urandom, tty,
@@ -49,8 +56,10 @@ class Manager {
   virtual Status freeze(bool frozen) = 0;          // pause / resume; waits for FROZEN
   virtual Result<bool> frozen() = 0;
   virtual Result<std::vector<pid_t>> pids() = 0;   // every process, recursively
-  virtual Result<nlohmann::json> stats() = 0;      // runc `events --stats` shape
-  virtual Status destroy() = 0;                    // rmdir; processes must be gone
+  // The "data" object of `runc events --stats` (runc's types.Stats JSON).
+  virtual Result<nlohmann::json> stats() = 0;
+  // rmdir of the cgroup and any nested ones; Errc::busy while processes remain.
+  virtual Status destroy() = 0;
   // Signals every process. SIGKILL uses cgroup.kill where the kernel has it;
   // otherwise the cgroup is frozen first so nothing forks away, then thawed.
   virtual Status kill(int signal);
