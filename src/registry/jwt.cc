@@ -85,6 +85,39 @@ std::string sign_token(const TokenClaims& c, std::string_view key) {
 
 static Error bad(std::string m) { return Error(Errc::unauthorized, "invalid token: " + std::move(m)); }
 
+static Result<TokenClaims> parse_claims(const std::string& claims_raw) {
+  json cl = json::parse(claims_raw, nullptr, false);
+  if (!cl.is_object()) return bad("claims are not a JSON object");
+  TokenClaims c;
+  auto str = [&](const char* k) -> std::string {
+    auto it = cl.find(k);
+    return it != cl.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto num = [&](const char* k, int64_t def) -> int64_t {
+    auto it = cl.find(k);
+    return it != cl.end() && it->is_number_integer() ? it->get<int64_t>() : def;
+  };
+  c.issuer = str("iss");
+  c.subject = str("sub");
+  c.audience = str("aud");
+  c.issued_at = num("iat", 0);
+  c.expires_at = num("exp", 0);
+  c.not_before = num("nbf", 0);
+  auto acc = cl.find("access");
+  if (acc != cl.end() && acc->is_array()) {
+    for (const auto& a : *acc) {
+      if (!a.is_object() || a.value("type", "") != "repository" || !a.contains("name") || !a["name"].is_string())
+        continue;
+      unsigned bits = 0;
+      if (a.contains("actions") && a["actions"].is_array())
+        for (const auto& w : a["actions"])
+          if (w.is_string()) bits |= parse_actions(w.get<std::string>());
+      c.access[a["name"].get<std::string>()] |= bits;
+    }
+  }
+  return c;
+}
+
 Result<TokenClaims> verify_token(std::string_view token, std::string_view key, std::string_view issuer,
                                  std::string_view audience, int64_t now) {
   if (token.size() > 16384) return bad("longer than 16 KiB");
@@ -106,39 +139,21 @@ Result<TokenClaims> verify_token(std::string_view token, std::string_view key, s
   std::string expect = hs256(key, token.substr(0, d2));
   if (sig.size() != expect.size() || CRYPTO_memcmp(sig.data(), expect.data(), expect.size()) != 0)
     return bad("signature does not verify");
-  json cl = json::parse(claims_raw, nullptr, false);
-  if (!cl.is_object()) return bad("claims are not a JSON object");
-  TokenClaims c;
-  auto str = [&](const char* k) -> std::string {
-    auto it = cl.find(k);
-    return it != cl.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  auto num = [&](const char* k, int64_t def) -> int64_t {
-    auto it = cl.find(k);
-    return it != cl.end() && it->is_number_integer() ? it->get<int64_t>() : def;
-  };
-  c.issuer = str("iss");
-  c.subject = str("sub");
-  c.audience = str("aud");
-  c.issued_at = num("iat", 0);
-  c.expires_at = num("exp", 0);
+  TRY_ASSIGN(TokenClaims c, parse_claims(claims_raw));
   if (c.issuer != issuer) return bad("issuer \"" + c.issuer.substr(0, 64) + "\" is not trusted");
   if (c.audience != audience) return bad("audience \"" + c.audience.substr(0, 64) + "\" is not this service");
   if (c.expires_at <= now) return bad("expired");
-  if (num("nbf", 0) > now + 60) return bad("not yet valid");
-  auto acc = cl.find("access");
-  if (acc != cl.end() && acc->is_array()) {
-    for (const auto& a : *acc) {
-      if (!a.is_object() || a.value("type", "") != "repository" || !a.contains("name") || !a["name"].is_string())
-        continue;
-      unsigned bits = 0;
-      if (a.contains("actions") && a["actions"].is_array())
-        for (const auto& w : a["actions"])
-          if (w.is_string()) bits |= parse_actions(w.get<std::string>());
-      c.access[a["name"].get<std::string>()] |= bits;
-    }
-  }
+  if (c.not_before > now + 60) return bad("not yet valid");
   return c;
+}
+
+Result<TokenClaims> decode_claims(std::string_view token) {
+  auto d1 = token.find('.');
+  auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (token.size() > 16384 || d2 == std::string_view::npos) return bad("not a three-part JWS");
+  std::string claims_raw;
+  if (!base64url_decode(token.substr(d1 + 1, d2 - d1 - 1), &claims_raw)) return bad("malformed base64url");
+  return parse_claims(claims_raw);
 }
 
 }  // namespace berth::registry

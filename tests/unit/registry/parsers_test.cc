@@ -148,6 +148,10 @@ TEST(RegistryJwt, SignVerify) {
   std::string tampered = t;
   tampered[d1 + 3] = tampered[d1 + 3] == 'A' ? 'B' : 'A';
   EXPECT_FALSE(verify_token(tampered, key, "iss", "svc", 1500).ok());
+  auto dc = decode_claims(t);
+  ASSERT_TRUE(dc.ok());
+  EXPECT_EQ(dc->expires_at, 2000);
+  EXPECT_FALSE(decode_claims("garbage").ok());
   std::string out;
   EXPECT_TRUE(base64url_decode(base64url_encode("hello!?"), &out));
   EXPECT_EQ(out, "hello!?");
