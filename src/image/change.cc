@@ -19,41 +19,86 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
-// Splits on unquoted whitespace, honouring "..." and '...' and backslash
-// escapes, like the Dockerfile parser does for ENV and LABEL.
-Result<std::vector<std::string>> words(std::string_view s, const std::string& what) {
+// Expands $NAME, ${NAME}, ${NAME:-word} and ${NAME:+word} at s[i] == '$'
+// from `env` (the image's Env, as Dockerfile instructions see it); unset
+// names expand to "". Returns the index of the last character consumed.
+size_t expand(std::string_view s, size_t i, const std::vector<std::string>& env, std::string& out) {
+  auto name_char = [](char c, bool first) {
+    return c == '_' || std::isalpha(static_cast<unsigned char>(c)) || (!first && std::isdigit(static_cast<unsigned char>(c)));
+  };
+  if (i + 1 < s.size() && s[i + 1] == '{') {
+    size_t close = s.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      out += '$';
+      return i;
+    }
+    std::string_view body = s.substr(i + 2, close - i - 2);
+    std::string_view name = body, word;
+    char op = 0;
+    if (auto c = body.find(':'); c != std::string_view::npos && c + 1 < body.size() && (body[c + 1] == '-' || body[c + 1] == '+')) {
+      name = body.substr(0, c);
+      op = body[c + 1];
+      word = body.substr(c + 2);
+    }
+    auto v = env_get(env, name);
+    bool set = v && !v->empty();
+    if (op == '-') out += set ? *v : std::string(word);
+    else if (op == '+') out += set ? std::string(word) : std::string();
+    else if (v) out += *v;
+    return close;
+  }
+  size_t j = i + 1;
+  while (j < s.size() && name_char(s[j], j == i + 1)) j++;
+  if (j == i + 1) {
+    out += '$';
+    return i;
+  }
+  if (auto v = env_get(env, s.substr(i + 1, j - i - 1))) out += *v;
+  return j - 1;
+}
+
+// The Dockerfile word lexer: "..." (with \ escapes and $ expansion), '...'
+// (literal), backslash escapes and $ expansion outside quotes. `split`:
+// unquoted whitespace separates words (ENV, LABEL, EXPOSE, VOLUME); otherwise
+// the whole argument is one word (WORKDIR, USER, STOPSIGNAL).
+Result<std::vector<std::string>> lex(std::string_view s, const std::string& what, const std::vector<std::string>& env,
+                                     bool split = true) {
   std::vector<std::string> out;
   std::string cur;
   bool in_word = false;
   char quote = 0;
   for (size_t i = 0; i < s.size(); i++) {
     char c = s[i];
-    if (quote) {
-      if (c == quote) {
-        quote = 0;
-      } else if (c == '\\' && quote == '"' && i + 1 < s.size()) {
-        cur += s[++i];
-      } else {
-        cur += c;
-      }
+    if (quote == '\'') {
+      if (c == quote) quote = 0;
+      else cur += c;
       continue;
     }
-    if (std::isspace(static_cast<unsigned char>(c))) {
+    if (quote == '"') {
+      if (c == '"') quote = 0;
+      else if (c == '\\' && i + 1 < s.size()) cur += s[++i];
+      else if (c == '$') i = expand(s, i, env, cur);
+      else cur += c;
+      continue;
+    }
+    if (split && std::isspace(static_cast<unsigned char>(c))) {
       if (in_word) out.push_back(std::move(cur)), cur.clear(), in_word = false;
       continue;
     }
     in_word = true;
-    if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '\\' && i + 1 < s.size()) {
-      cur += s[++i];
-    } else {
-      cur += c;
-    }
+    if (c == '"' || c == '\'') quote = c;
+    else if (c == '\\' && i + 1 < s.size()) cur += s[++i];
+    else if (c == '$') i = expand(s, i, env, cur);
+    else cur += c;
   }
   if (quote) return Error(Errc::invalid_argument, what + ": unterminated quote");
   if (in_word) out.push_back(std::move(cur));
   return out;
+}
+
+Result<std::string> word(std::string_view s, const std::string& what, const std::vector<std::string>& env) {
+  TRY_ASSIGN(auto ws, lex(s, what, env, false));
+  return ws.empty() ? std::string() : ws[0];
 }
 
 // JSON array of strings, or nullopt when `s` is not one (shell form).
@@ -74,16 +119,18 @@ std::vector<std::string> command(const std::string& args) {
   return {"/bin/sh", "-c", args};
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> pairs(const std::string& args, const std::string& what) {
-  TRY_ASSIGN(auto ws, words(args, what));
+Result<std::vector<std::pair<std::string, std::string>>> pairs(const std::string& args, const std::string& what,
+                                                               const std::vector<std::string>& env) {
+  TRY_ASSIGN(auto ws, lex(args, what, env));
   if (ws.empty()) return Error(Errc::invalid_argument, what + ": needs at least one argument");
   std::vector<std::pair<std::string, std::string>> out;
   if (ws[0].find('=') == std::string::npos) {
-    // Legacy "ENV key value with spaces": the rest of the line, as written.
+    // Legacy "ENV key value with spaces": the rest of the line is the value.
     size_t ws_at = args.find_first_of(" \t");
     std::string rest = ws_at == std::string::npos ? std::string() : trim(std::string_view(args).substr(ws_at));
     if (rest.empty()) return Error(Errc::invalid_argument, what + ": \"" + ws[0].substr(0, 100) + "\" needs a value");
-    out.emplace_back(ws[0], rest);
+    TRY_ASSIGN(std::string v, word(rest, what, env));
+    out.emplace_back(ws[0], v);
     return out;
   }
   for (const auto& w : ws) {
@@ -96,7 +143,7 @@ Result<std::vector<std::pair<std::string, std::string>>> pairs(const std::string
 }
 
 Status expose(RunConfig& cfg, const std::string& args, const std::string& what) {
-  TRY_ASSIGN(auto ws, words(args, what));
+  TRY_ASSIGN(auto ws, lex(args, what, cfg.env));
   if (ws.empty()) return Error(Errc::invalid_argument, what + ": needs at least one port");
   std::set<std::string> ports(cfg.exposed_ports.begin(), cfg.exposed_ports.end());
   for (const auto& w : ws) {
@@ -180,16 +227,19 @@ Status apply_changes(RunConfig& cfg, const std::vector<std::string>& changes) {
       cfg.entrypoint = command(args);
       if (!cmd_set) cfg.cmd.reset();
     } else if (kw == "ENV") {
-      TRY_ASSIGN(auto kvs, pairs(args, what));
+      // Every pair sees the Env from before this instruction, as in Docker.
+      TRY_ASSIGN(auto kvs, pairs(args, what, cfg.env));
       for (const auto& [k, v] : kvs) env_set(cfg.env, k, v);
     } else if (kw == "LABEL") {
-      TRY_ASSIGN(auto kvs, pairs(args, what));
+      TRY_ASSIGN(auto kvs, pairs(args, what, cfg.env));
       for (const auto& [k, v] : kvs) cfg.labels[k] = v;
     } else if (kw == "WORKDIR") {
+      TRY_ASSIGN(std::string dir, word(args, what, cfg.env));
+      if (dir.empty()) return Error(Errc::invalid_argument, what + ": empty path");
       std::string base = cfg.working_dir.empty() ? "/" : cfg.working_dir;
-      cfg.working_dir = clean_path(args[0] == '/' ? args : base + "/" + args);
+      cfg.working_dir = clean_path(dir[0] == '/' ? dir : base + "/" + dir);
     } else if (kw == "USER") {
-      TRY_ASSIGN(auto ws, words(args, what));
+      TRY_ASSIGN(auto ws, lex(args, what, cfg.env));
       if (ws.size() != 1) return Error(Errc::invalid_argument, what + ": USER takes exactly one argument");
       cfg.user = ws[0];
     } else if (kw == "EXPOSE") {
@@ -199,7 +249,7 @@ Status apply_changes(RunConfig& cfg, const std::vector<std::string>& changes) {
       if (auto a = json_array(args)) {
         vols = *a;
       } else {
-        TRY_ASSIGN(vols, words(args, what));
+        TRY_ASSIGN(vols, lex(args, what, cfg.env));
       }
       std::set<std::string> all(cfg.volumes.begin(), cfg.volumes.end());
       for (const auto& v : vols) {
@@ -208,8 +258,9 @@ Status apply_changes(RunConfig& cfg, const std::vector<std::string>& changes) {
       }
       cfg.volumes.assign(all.begin(), all.end());
     } else if (kw == "STOPSIGNAL") {
-      if (!valid_signal(args)) return Error(Errc::invalid_argument, what + ": \"" + args.substr(0, 32) + "\" is not a signal");
-      cfg.stop_signal = args;
+      TRY_ASSIGN(std::string sig, word(args, what, cfg.env));
+      if (!valid_signal(sig)) return Error(Errc::invalid_argument, what + ": \"" + sig.substr(0, 32) + "\" is not a signal");
+      cfg.stop_signal = sig;
     } else if (kw == "ONBUILD") {
       std::string inner = args.substr(0, args.find_first_of(" \t"));
       std::transform(inner.begin(), inner.end(), inner.begin(), [](unsigned char c) { return std::toupper(c); });

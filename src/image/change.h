@@ -5,7 +5,9 @@
 // ["/bin/sh","-c",...]), ENV k=v... (and legacy `ENV k v`), LABEL, WORKDIR
 // (relative to the previous one), USER, EXPOSE (port[/proto], ranges),
 // VOLUME (JSON array or words), STOPSIGNAL, ONBUILD. Anything else is an
-// error naming the instruction. No variable substitution is done.
+// error naming the instruction. $VAR, ${VAR}, ${VAR:-x}, ${VAR:+x} expand from
+// the config's Env in ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL
+// (not in CMD/ENTRYPOINT, which the shell expands at run time).
 #pragma once
 
 #include <string>

@@ -36,6 +36,22 @@ TEST(Change, ShellFormAndEnvQuoting) {
   EXPECT_EQ(c.working_dir, "/a/c");
 }
 
+TEST(Change, ExpandsVariablesLikeDockerfiles) {
+  RunConfig c;
+  c.env = {"PATH=/bin", "HOME=/root"};
+  ASSERT_TRUE(apply_changes(c, {"ENV PATH=$PATH:/opt/bin OLD=$PATH", "ENV E=${UNSET:-dflt} F=${HOME:+set} G='$HOME' H=\\$HOME",
+                                "WORKDIR ${HOME}/w", "LABEL home=\"$HOME\"", "CMD echo $HOME"}).ok());
+  EXPECT_EQ(env_get(c.env, "PATH"), "/bin:/opt/bin");
+  EXPECT_EQ(env_get(c.env, "OLD"), "/bin");  // pairs see the Env from before the instruction
+  EXPECT_EQ(env_get(c.env, "E"), "dflt");
+  EXPECT_EQ(env_get(c.env, "F"), "set");
+  EXPECT_EQ(env_get(c.env, "G"), "$HOME");
+  EXPECT_EQ(env_get(c.env, "H"), "$HOME");
+  EXPECT_EQ(c.working_dir, "/root/w");
+  EXPECT_EQ(c.labels.at("home"), "/root");
+  EXPECT_EQ(c.cmd->at(2), "echo $HOME");  // the shell expands CMD at run time
+}
+
 TEST(Change, Rejects) {
   EXPECT_NE(fails({"FROM scratch"}).find("unsupported instruction \"FROM\""), std::string::npos);
   EXPECT_NE(fails({"HEALTHCHECK NONE"}).find("HEALTHCHECK"), std::string::npos);
