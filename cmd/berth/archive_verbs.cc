@@ -211,7 +211,7 @@ void register_archive_verbs(CLI::App* parent, bool) {
     auto* c = parent->add_subcommand("import", "Create an image from a rootfs tarball");
     c->add_option("file", *file, "Tarball (tar, tar.gz, tar.zst)")->required();
     c->add_option("reference", *name, "Name for the image");
-    c->add_option("-c,--change", *changes, "Dockerfile instruction to apply (CMD, ENV, ...)");
+    c->add_option("-c,--change", *changes, "Dockerfile instruction to apply (CMD, ENV, ...)")->allow_extra_args(false);
     c->add_option("-m,--message", *msg, "History comment");
     c->add_flag("-q,--quiet", *q, "Print nothing");
     set_action(c, [file, name, changes, msg, q] { return cmd_import(*file, *name, *changes, *msg, *q); });
