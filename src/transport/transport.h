@@ -76,7 +76,7 @@ struct CopyOptions {
   // Uncompressed layers are compressed with this when written to a registry
   // (podman/skopeo do the same); nullopt leaves them as they are.
   std::optional<image::media::Compression> compression = image::media::Compression::gzip;
-  int jobs = 3;  // blobs transferred at once
+  int jobs = 4;  // blobs transferred at once
   ProgressSink* progress = nullptr;
 };
 
