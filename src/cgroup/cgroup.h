@@ -37,7 +37,7 @@ enum class Layout { v1, v2, hybrid };
 Layout host_layout();
 
 // The runtime-spec features.json "linux.cgroup" object for this host:
-// {"v1": bool, "v2": bool, "systemd": false, "systemdUser": false, "rdma": false}.
+// {"v1": bool, "v2": bool, "systemd": false, "systemdUser": false, "rdma": true}.
 // systemd is false because berth maps systemd paths onto cgroupfs itself.
 nlohmann::json features();
 

@@ -33,7 +33,7 @@ nlohmann::json features() {
                         {"v2", l == Layout::v2},
                         {"systemd", false},
                         {"systemdUser", false},
-                        {"rdma", false}};
+                        {"rdma", true}};
 }
 
 Result<std::unique_ptr<Manager>> Manager::create(const std::string& cgroups_path, const std::string& container_id,

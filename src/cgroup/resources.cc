@@ -225,6 +225,24 @@ Status parse_rest(const json& res, Resources& r) {
       }
     }
   }
+  TRY_ASSIGN(const json* rdma, object_or_null(res, "rdma", w));
+  if (rdma) {
+    if (rdma->size() > kMaxEntries) return bad(w + ".rdma", "more than 1024 entries");
+    for (auto it = rdma->begin(); it != rdma->end(); ++it) {
+      const std::string& dev = it.key();
+      std::string rw = w + ".rdma[\"" + (dev.size() > 64 ? dev.substr(0, 64) + "..." : dev) + "\"]";
+      if (dev.empty() || dev.size() > 64) return bad(rw, "not a device name");
+      for (char c : dev)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '/' || c == '=') return bad(rw, "not a device name");
+      if (!it->is_object()) return bad(rw, "expected an object");
+      Resources::Rdma lim;
+      TRY_ASSIGN(auto handles, get_u64(*it, "hcaHandles", rw, UINT32_MAX));
+      TRY_ASSIGN(auto objects, get_u64(*it, "hcaObjects", rw, UINT32_MAX));
+      if (handles) lim.hca_handles = static_cast<uint32_t>(*handles);
+      if (objects) lim.hca_objects = static_cast<uint32_t>(*objects);
+      r.rdma[dev] = lim;
+    }
+  }
   TRY_ASSIGN(const json* unified, object_or_null(res, "unified", w));
   if (unified) {
     if (unified->size() > kMaxEntries) return bad(w + ".unified", "more than 1024 entries");
@@ -326,6 +344,11 @@ Result<int64_t> swap_to_v2(int64_t memory_swap, int64_t memory_limit) {
                                              " is below memory.limit " + std::to_string(memory_limit) +
                                              " (swap is memory+swap)");
   return memory_swap - memory_limit;
+}
+
+std::string rdma_line(const std::string& device, const Resources::Rdma& r) {
+  auto v = [](const std::optional<uint32_t>& x) { return x ? std::to_string(*x) : std::string("max"); };
+  return device + " hca_handle=" + v(r.hca_handles) + " hca_object=" + v(r.hca_objects);
 }
 
 std::string limit_string(int64_t v) { return v < 0 ? std::string("max") : std::to_string(v); }

@@ -54,7 +54,14 @@ struct Resources {
   std::optional<uint32_t> net_class_id;
   std::map<std::string, uint32_t> net_priorities;  // interface -> priority
   std::map<std::string, std::string> unified;      // cgroup v2 file -> value
+  struct Rdma {
+    std::optional<uint32_t> hca_handles, hca_objects;
+  };
+  std::map<std::string, Rdma> rdma;  // device name -> limits
 };
+
+// "mlx5_1 hca_handle=3 hca_object=max" for rdma.max (absent limit = max).
+std::string rdma_line(const std::string& device, const Resources::Rdma& r);
 
 // Validates and converts config.json linux.resources (null/absent = empty).
 // Errors name the offending field: "linux.resources.memory.limit: expected an integer".

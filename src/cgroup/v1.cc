@@ -418,6 +418,11 @@ class V1Manager final : public Manager {
       for (const auto& [iface, prio] : r.net_priorities)
         TRY(fsio::write(d, "net_prio.ifpriomap", iface + " " + std::to_string(prio)));
     }
+    if (!r.rdma.empty()) {
+      std::string d = dir("rdma");
+      if (d.empty()) return no_hierarchy("rdma", "rdma");
+      for (const auto& [dev, lim] : r.rdma) TRY(fsio::write(d, "rdma.max", rdma_line(dev, lim)));
+    }
     for (const auto& [key, value] : r.unified) {
       // On a hybrid host a controller may live in the unified hierarchy
       // (hugetlb here, say); anything else has no v1 meaning.

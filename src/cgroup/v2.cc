@@ -254,6 +254,10 @@ class V2Manager final : public Manager {
         TRY(fsio::write(dir_, f, std::to_string(limit)));
       }
     }
+    if (!r.rdma.empty()) {
+      TRY(need("rdma", "rdma"));
+      for (const auto& [dev, lim] : r.rdma) TRY(fsio::write(dir_, "rdma.max", rdma_line(dev, lim)));
+    }
     if (r.net_class_id || !r.net_priorities.empty())
       return Error(Errc::unsupported, "cgroup: linux.resources.network: net_cls/net_prio do not exist on cgroup v2");
     for (const auto& [key, value] : r.unified) {

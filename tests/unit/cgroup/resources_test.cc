@@ -51,7 +51,8 @@ TEST(CgroupResources, ParsesEverything) {
                 "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]},
     "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
     "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
-    "unified": {"memory.high": "1000000"}
+    "unified": {"memory.high": "1000000"},
+    "rdma": {"mlx5_1": {"hcaHandles": 3}}
   })");
   auto r = parse_resources(j);
   ASSERT_TRUE(r.ok()) << r.error().str();
@@ -70,6 +71,7 @@ TEST(CgroupResources, ParsesEverything) {
   EXPECT_EQ(r->hugepage_limits.at("2MB"), 4194304u);
   EXPECT_EQ(*r->net_class_id, 1048577u);
   EXPECT_EQ(r->unified.at("memory.high"), "1000000");
+  EXPECT_EQ(rdma_line("mlx5_1", r->rdma.at("mlx5_1")), "mlx5_1 hca_handle=3 hca_object=max");
   EXPECT_TRUE(parse_resources(nullptr).ok());
 }
 
@@ -107,6 +109,8 @@ TEST(CgroupResources, BadInputNamesTheField) {
   expect_bad(R"({"unified": {"cgroup.procs": "1"}})", "unified");
   expect_bad(R"({"unified": {"memory.high": 5}})", "unified");
   expect_bad(R"({"pids": {"limit": 1.5}})", "pids.limit");
+  expect_bad(R"({"rdma": {"a b": {"hcaHandles": 1}}})", "rdma");
+  expect_bad(R"({"rdma": {"mlx": {"hcaHandles": -1}}})", "hcaHandles");
 }
 
 TEST(CgroupDeviceFilter, ProgramShape) {
