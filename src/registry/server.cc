@@ -82,7 +82,14 @@ struct Conn {
     if constexpr (std::is_same_v<Stream, tcp::socket>) return stream;
     else return stream.next_layer();
   }
-  void arm(int64_t seconds) { deadline = Clock::now() + std::chrono::seconds(seconds); }
+  void arm(int64_t seconds) { set_deadline(Clock::now() + std::chrono::seconds(seconds)); }
+  // While the connection waits for our own disk work, the client is not the one stalling.
+  void hold() { set_deadline(Clock::time_point::max()); }
+  void set_deadline(Clock::time_point d) {
+    bool sooner = d < deadline;
+    deadline = d;
+    if (sooner) timer.cancel();  // the watchdog re-arms for the earlier deadline
+  }
 };
 
 namespace {
@@ -197,7 +204,10 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
 
     Dispatch d;
     if (bad) d.response = api_error(400, ApiCode::UNSUPPORTED, "malformed request target");
-    else d = co_await blocking([&] { return reg.handle(req); });
+    else {
+      c->hold();
+      d = co_await blocking([&] { return reg.handle(req); });
+    }
 
     Response resp;
     bool close = !h.keep_alive();
@@ -217,6 +227,7 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
         size_t take = static_cast<size_t>(std::min<uint64_t>(buf.size(), remaining));
         if (take) {
           const char* p0 = static_cast<const char*>(buf.data().data());
+          c->hold();
           if (auto s = co_await blocking([&] { return d.sink->write(p0, take); }); !s) failed = s.error();
           buf.consume(take);
           remaining -= take;
@@ -231,6 +242,7 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
             failed = Error(Errc::network, "reading request body: " + ec.message());
             break;
           }
+          c->hold();
           if (auto s = co_await blocking([&] { return d.sink->write(chunk.get(), n); }); !s) failed = s.error();
           remaining -= n;
         }
@@ -247,10 +259,13 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn<Stream>> c) {
             break;
           }
           size_t n = kChunk - p.get().body().size;
-          if (n)
+          if (n) {
+            c->hold();
             if (auto s = co_await blocking([&] { return d.sink->write(chunk.get(), n); }); !s) failed = s.error();
+          }
         }
       }
+      c->hold();
       if (failed) {
         resp = co_await blocking([&] { return d.sink->fail(*failed); });
         close = true;  // the rest of the body was not consumed
