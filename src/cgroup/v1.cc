@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "base/fs.h"
+#include "cgroup/devices_v1.h"
 #include "cgroup/fsio.h"
 #include "cgroup/impl.h"
 #include "cgroup/stats.h"
@@ -226,7 +227,20 @@ class V1Manager final : public Manager {
     if (!r.has_devices) return Status{};
     std::string d = dir("devices");
     if (d.empty()) return no_hierarchy("devices", "devices");
-    // Start from nothing, then replay the rules in order: the v1 devices
+    // A running container must not lose its devices for a moment during an
+    // update: move from the current exception list to the new one directly
+    // when both deny by default, and check the kernel agrees.
+    devices_v1::State target = devices_v1::emulate(r.devices);
+    if (auto text = fsio::read(d, "devices.list"); text.ok()) {
+      if (auto cur = devices_v1::parse_list(*text)) {
+        if (auto writes = devices_v1::transition(*cur, target)) {
+          for (const auto& [allow, line] : *writes) TRY(fsio::write(d, allow ? "devices.allow" : "devices.deny", line));
+          auto after = fsio::read(d, "devices.list");
+          if (after.ok() && devices_v1::parse_list(*after) == target) return Status{};
+        }
+      }
+    }
+    // Otherwise start from nothing and replay the rules in order: the v1
     // controller keeps an ordered list, so later rules refine earlier ones.
     TRY(fsio::write(d, "devices.deny", "a"));
     for (const auto& rule : r.devices) {

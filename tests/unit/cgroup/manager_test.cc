@@ -226,6 +226,13 @@ TEST_F(CgroupManager, DevicesAreManagedEvenWithoutRulesLikeRunc) {
   ASSERT_TRUE(none);
   EXPECT_EQ(open_errno_in(*none, "/dev/null"), 0);
   EXPECT_EQ(open_errno_in(*none, "/dev/kmsg"), EPERM);
+  // Deny-by-default to deny-by-default: applied as a difference, no deny-all step.
+  ASSERT_TRUE(none->update(json::parse(R"({"devices": [{"allow": false, "access": "rwm"},
+                                                        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]})")).ok());
+  EXPECT_EQ(open_errno_in(*none, "/dev/kmsg"), 0);
+  EXPECT_EQ(open_errno_in(*none, "/dev/null"), 0);
+  ASSERT_TRUE(none->update(json::parse(R"({"devices": []})")).ok());
+  EXPECT_EQ(open_errno_in(*none, "/dev/kmsg"), EPERM);
   EXPECT_TRUE(none->destroy().ok());
   auto all = create("/devall", json::parse(R"({"devices": [{"allow": true, "access": "rwm"}]})"));
   ASSERT_TRUE(all);

@@ -165,3 +165,42 @@ TEST(CgroupStats, ParsersMatchRuncShapes) {
 
 }  // namespace
 }  // namespace berth::cgroup
+
+#include "cgroup/devices_v1.h"
+
+namespace berth::cgroup {
+namespace {
+
+TEST(CgroupDevicesV1, EmulatesTheKernelModel) {
+  std::vector<DeviceRule> rules = {{false, 'a', -1, -1, "rwm"},
+                                   {true, 'c', 1, 3, "rw"},
+                                   {true, 'c', 1, 3, "m"},    // merges into rwm
+                                   {true, 'c', 1, 5, "rwm"},
+                                   {false, 'c', 1, 5, "w"},   // removes w only
+                                   {true, 'b', 8, -1, "r"}};
+  auto st = devices_v1::emulate(rules);
+  EXPECT_FALSE(st.default_allow);
+  ASSERT_EQ(st.exceptions.size(), 3u);
+  EXPECT_EQ(st.exceptions.at(std::make_tuple('c', int64_t{1}, int64_t{3})), 7u);
+  EXPECT_EQ(st.exceptions.at(std::make_tuple('c', int64_t{1}, int64_t{5})), 5u);
+  // The kernel's own listing of that state parses back to it.
+  auto parsed = devices_v1::parse_list("c 1:3 rwm\nc 1:5 rm\nb 8:* r\n");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(*parsed, st);
+  // Any 'a' rule resets, whatever its numbers (as the kernel does).
+  EXPECT_TRUE(devices_v1::emulate({{true, 'a', 1, -1, "r"}}).default_allow);
+  EXPECT_FALSE(devices_v1::parse_list("a *:* rwm\n"));  // allow mode hides exceptions
+}
+
+TEST(CgroupDevicesV1, TransitionGrantsThenRevokesWithoutDenyAll) {
+  auto from = devices_v1::emulate({{true, 'c', 1, 3, "rwm"}, {true, 'c', 1, 5, "rwm"}});
+  auto to = devices_v1::emulate({{true, 'c', 1, 3, "rwm"}, {true, 'c', 1, 5, "r"}, {true, 'c', 10, 200, "rwm"}});
+  auto w = devices_v1::transition(from, to);
+  ASSERT_TRUE(w);
+  std::vector<std::pair<bool, std::string>> want = {{true, "c 10:200 rwm"}, {false, "c 1:5 wm"}};
+  EXPECT_EQ(*w, want);
+  EXPECT_FALSE(devices_v1::transition(from, devices_v1::emulate({{true, 'a', -1, -1, "rwm"}})));
+}
+
+}  // namespace
+}  // namespace berth::cgroup
