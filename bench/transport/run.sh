@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # berth vs skopeo: push an OCI layout to docker-registry and pull it back, on
 # 127.0.0.1 over plain HTTP. The image: 4 layers of 16 MiB of random bytes
-# (uncompressed tar, so neither tool recompresses) + config. Each run uses a
+# (uncompressed tar) + config. Both tools gzip such layers on the way to a
+# registry (skopeo: the docker destination asks for compression; berth:
+# --compression-format defaults to gzip), so both pushes compress 64 MiB. Each run uses a
 # fresh repository (push) or a fresh destination (pull); median of $RUNS.
 # Usage: BERTH_BIN=build/bin bench/transport/run.sh
 set -euo pipefail
@@ -59,12 +61,12 @@ env BERTH_ROOT="$T/root-push" "$B" pull -q "oci:$T/oci:bench" >/dev/null
 declare -a bp sp bl sl bs
 for i in $(seq "$RUNS"); do
   start_reg
-  bs+=($(secs env BERTH_ROOT="$T/root-push" "$B" push -q --compression-format none --tls-verify=false localhost/bench:latest "$R/bs$i/bench:v1"))
+  bs+=($(secs env BERTH_ROOT="$T/root-push" "$B" push -q --tls-verify=false localhost/bench:latest "$R/bs$i/bench:v1"))
   start_reg
   sp+=($(secs skopeo copy -q --dest-tls-verify=false "oci:$T/oci:bench" "docker://$R/sk$i/bench:v1"))
   sl+=($(secs skopeo copy -q --src-tls-verify=false "docker://$R/sk$i/bench:v1" "oci:$T/pull-sk$i:x"))
   start_reg
-  bp+=($(secs "$B" copy -q --compression-format none --dest-tls-verify=false "oci:$T/oci:bench" "docker://$R/be$i/bench:v1"))
+  bp+=($(secs "$B" copy -q --dest-tls-verify=false "oci:$T/oci:bench" "docker://$R/be$i/bench:v1"))
   bl+=($(secs env BERTH_ROOT="$T/root$i" "$B" pull -q --tls-verify=false "$R/be$i/bench:v1"))
   rm -rf "$T/pull-sk$i" "$T/root$i"
 done

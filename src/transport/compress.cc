@@ -1,8 +1,12 @@
-// Compressing uncompressed layers on their way to a registry (gzip via zlib,
-// zstd via libzstd with worker threads), and rewriting the manifest.
+// Compressing uncompressed layers on their way to a registry (gzip via
+// ISA-L's igzip at level 1: several times faster than zlib for a ratio close
+// to zlib's level 4-5; zstd via libzstd with worker threads), several layers
+// at once, and rewriting the manifest.
 #include <fcntl.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 #include <zstd.h>
+
+#include <mutex>
 
 #include <thread>
 #include <vector>
@@ -25,26 +29,26 @@ Result<image::Descriptor> compress_one(content::Store& cs, const image::Descript
   TRY_ASSIGN(content::Writer w, cs.writer("", in.digest.alg()));
   std::vector<char> ib(kBuf), ob(kBuf);
   if (c == image::media::Compression::gzip) {
-    z_stream z{};
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-      return Error(Errc::internal, what + ": deflateInit2 failed");
-    struct End {
-      z_stream* z;
-      ~End() { deflateEnd(z); }
-    } end{&z};
-    for (bool eof = false; !eof;) {
+    isal_zstream z;
+    isal_deflate_init(&z);
+    std::vector<uint8_t> level_buf(ISAL_DEF_LVL1_DEFAULT);
+    z.level = 1;
+    z.level_buf = level_buf.data();
+    z.level_buf_size = static_cast<uint32_t>(level_buf.size());
+    z.gzip_flag = IGZIP_GZIP;
+    z.flush = NO_FLUSH;
+    while (z.internal_state.state != ZSTATE_END) {
       TRY_ASSIGN(size_t n, read_full(fd.get(), ib.data(), ib.size()));
-      eof = n < ib.size();
-      z.next_in = reinterpret_cast<Bytef*>(ib.data());
-      z.avail_in = static_cast<uInt>(n);
-      int rc;
+      z.end_of_stream = n < ib.size() ? 1 : 0;
+      z.next_in = reinterpret_cast<uint8_t*>(ib.data());
+      z.avail_in = static_cast<uint32_t>(n);
       do {
-        z.next_out = reinterpret_cast<Bytef*>(ob.data());
-        z.avail_out = static_cast<uInt>(ob.size());
-        rc = deflate(&z, eof ? Z_FINISH : Z_NO_FLUSH);
-        if (rc == Z_STREAM_ERROR) return Error(Errc::internal, what + ": deflate failed");
+        z.next_out = reinterpret_cast<uint8_t*>(ob.data());
+        z.avail_out = static_cast<uint32_t>(ob.size());
+        if (int rc = isal_deflate(&z); rc != COMP_OK)
+          return Error(Errc::internal, what + ": isal_deflate failed (" + std::to_string(rc) + ")");
         TRY(w.write(ob.data(), ob.size() - z.avail_out));
-      } while (z.avail_out == 0 || (eof && rc != Z_STREAM_END));
+      } while (z.avail_out == 0);
     }
   } else {
     std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
@@ -80,6 +84,8 @@ Status compress_layers(content::Store& cs, Plan& plan, image::media::Compression
   if (c == image::media::Compression::none || plan.index || plan.manifests.size() != 1) return {};
   PlannedManifest& pm = plan.manifests[0];
   image::Manifest m = pm.manifest;
+  std::vector<std::function<Status()>> tasks;
+  std::mutex mu;
   bool changed = false;
   for (auto& l : m.layers) {
     auto lt = image::media::classify_layer(l.media_type);
@@ -93,12 +99,18 @@ Status compress_layers(content::Store& cs, Plan& plan, image::media::Compression
     } else {
       mt = image::media::oci_layer_type(c);
     }
-    if (progress) progress->blob_start(l, "Compressing blob");
-    TRY_ASSIGN(image::Descriptor nl, compress_one(cs, l, c, mt));
-    if (progress) progress->blob_done(l, std::string("compressed to ") + nl.digest.str().substr(0, 19));
-    l = nl;
     changed = true;
+    tasks.push_back([&cs, &l, &mu, c, mt, progress]() -> Status {
+      if (progress) progress->blob_start(l, "Compressing blob");
+      TRY_ASSIGN(image::Descriptor nl, compress_one(cs, l, c, mt));
+      if (progress) progress->blob_done(l, std::string("compressed to ") + nl.digest.str().substr(7, 12));
+      std::lock_guard g(mu);
+      l = nl;
+      return {};
+    });
   }
+  // One layer per core: each codec stream is single-threaded (zstd's workers aside).
+  TRY(run_parallel(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), tasks));
   if (!changed) return {};
   // A new document: the layers differ, so does the digest (configs keep diff_ids).
   m.raw.clear();
