@@ -206,6 +206,25 @@ int open_errno_in(Manager& m, const char* dev) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
 }
 
+TEST_F(CgroupManager, KillKeepsAPausedContainerPausedExceptForSigkill) {
+  auto m = create("/killp", json::object());
+  ASSERT_TRUE(m);
+  Child c([] {
+    for (;;) ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(m->add_process(c.pid()).ok());
+  c.release();
+  ASSERT_TRUE(m->freeze(true).ok());
+  ASSERT_TRUE(m->kill(SIGTERM).ok());
+  EXPECT_TRUE(*m->frozen());  // still paused; the signal waits
+  ASSERT_TRUE(m->freeze(false).ok());
+  int st = c.wait();
+  ASSERT_TRUE(WIFSIGNALED(st));
+  EXPECT_EQ(WTERMSIG(st), SIGTERM);
+  EXPECT_TRUE(m->destroy().ok());
+}
+
 TEST_F(CgroupManager, DevicesDenyAllButDefaults) {
   auto m = create("/dev", json::parse(R"({"devices": [{"allow": false, "access": "rwm"},
                                                         {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}]})"));
