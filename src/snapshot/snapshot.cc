@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "base/fs.h"
@@ -75,6 +76,35 @@ Result<std::vector<Digest>> Snapshotter::list() const {
     ::closedir(dir);
   }
   return out;
+}
+
+Status Snapshotter::remove(const Digest& chain) const {
+  std::string d = dir(chain);
+  std::string grave = path_join(path_join(root_, "tmp"), unique_name("remove"));
+  if (::rename(d.c_str(), grave.c_str()) != 0) {
+    if (errno == ENOENT) return Status{};
+    return sys_error("rename " + d + " -> " + grave);
+  }
+  TRY(fsync_dir(dirname_of(d)));
+  return remove_all(grave);
+}
+
+Status Snapshotter::expire_tmp(int64_t max_age_seconds) const {
+  std::string t = path_join(root_, "tmp");
+  DIR* dir = ::opendir(t.c_str());
+  if (!dir) return errno == ENOENT ? Status{} : sys_error("open " + t);
+  std::vector<std::string> old;
+  time_t now = ::time(nullptr);
+  while (auto* e = ::readdir(dir)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    struct stat st;
+    if (::fstatat(::dirfd(dir), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > max_age_seconds)
+      old.push_back(path_join(t, n));
+  }
+  ::closedir(dir);
+  for (auto& p : old) TRY(remove_all(p));
+  return Status{};
 }
 
 Status Snapshotter::unpack_one(const Layer& layer, const Digest& chain, const std::optional<Digest>& parent,

@@ -68,6 +68,15 @@ class Snapshotter {
   Result<Info> info(const Digest& chain) const;
   Result<std::vector<Digest>> list() const;
 
+  // Removes a snapshot atomically: it is renamed into tmp/ first, so a crash
+  // halfway through the deletion never leaves a partial snapshot that still
+  // looks complete. Missing snapshots are not an error. (GC should use this,
+  // or do the same rename-then-delete.)
+  Status remove(const Digest& chain) const;
+  // Deletes tmp/ entries older than max_age_seconds: unpacks and removals
+  // of processes that crashed.
+  Status expire_tmp(int64_t max_age_seconds) const;
+
   // Unpacks every layer not already present (each distinct chain exactly
   // once) and returns the lowerdirs, topmost first, as overlayfs wants them.
   Result<std::vector<std::string>> prepare(const std::vector<Layer>& layers, const BlobOpener& blobs) const;

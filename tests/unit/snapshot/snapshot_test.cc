@@ -180,6 +180,30 @@ TEST_F(SnapshotTest, ConcurrentPreparesAgree) {
   EXPECT_TRUE(path_exists((*results[0])[0] + "/top"));
 }
 
+TEST_F(SnapshotTest, RemoveAndExpireTmp) {
+  auto sn = Snapshotter::open(root());
+  ASSERT_TRUE(sn.ok());
+  ASSERT_TRUE(sn->prepare({base_, top_}, blobs_->opener()).ok());
+  auto chains = chain_ids({base_.diff_id, top_.diff_id});
+  ASSERT_TRUE(sn->remove(chains[1]).ok());
+  EXPECT_FALSE(path_exists(sn->dir(chains[1])));
+  EXPECT_TRUE(sn->has(chains[0]));
+  EXPECT_TRUE(sn->remove(chains[1]).ok()) << "removing a missing snapshot is fine";
+  // A crashed unpack's leftovers go once old enough, and only then.
+  std::string stale = root() + "/snapshots/tmp/unpack.crashed";
+  ASSERT_TRUE(mkdir_p(stale + "/fs/etc").ok());
+  ASSERT_TRUE(sn->expire_tmp(3600).ok());
+  EXPECT_TRUE(path_exists(stale));
+  struct timespec old[2] = {{1000, 0}, {1000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, stale.c_str(), old, 0), 0);
+  ASSERT_TRUE(sn->expire_tmp(3600).ok());
+  EXPECT_FALSE(path_exists(stale));
+  // And prepare brings the removed chain back.
+  auto again = sn->prepare({base_, top_}, blobs_->opener());
+  ASSERT_TRUE(again.ok()) << again.error().str();
+  EXPECT_TRUE(sn->has(chains[1]));
+}
+
 TEST_F(SnapshotTest, UnpackFlatAppliesWhiteouts) {
   std::string out = tmp_->path() + "/rootfs";
   auto s = unpack_flat({base_, top_}, blobs_->opener(), out);
