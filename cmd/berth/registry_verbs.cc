@@ -32,9 +32,9 @@ struct RegFlags {
 };
 
 void add_reg_flags(CLI::App* c, RegFlags& f, const std::string& prefix = "") {
-  c->add_option("--" + prefix + "tls-verify", f.tls_verify,
-                "Require HTTPS and verify certificates (false also allows plain HTTP)")
-      ->default_str("true");
+  // A flag, so a bare --tls-verify does not swallow the next argument; =false works too.
+  c->add_flag("--" + prefix + "tls-verify", f.tls_verify,
+              "Require HTTPS and verify certificates (=false also allows plain HTTP)");
   c->add_option("--" + prefix + "cert-dir", f.cert_dir, "Directory with *.crt CAs and *.cert/*.key client pairs");
   c->add_option("--" + prefix + "creds", f.creds, "Credentials USER[:PASSWORD] for the registry");
 }
@@ -333,7 +333,7 @@ void register_registry_verbs(CLI::App& app) {
     c->add_option("-p,--password", *pass, "Password (prefer --password-stdin)");
     c->add_flag("--password-stdin", *pass_stdin, "Read the password from stdin");
     c->add_option("--authfile", f->authfile, "Credentials file (default: $BERTH_AUTH_FILE or ~/.config/berth/auth.json)");
-    c->add_option("--tls-verify", f->tls_verify, "Require HTTPS and verify certificates")->default_str("true");
+    c->add_flag("--tls-verify", f->tls_verify, "Require HTTPS and verify certificates (=false also allows plain HTTP)");
     c->add_option("--cert-dir", f->cert_dir, "Directory with *.crt CAs and *.cert/*.key client pairs");
     set_action(c, [=] { return cmd_login(*reg, *user, *pass, *pass_stdin, *f); });
   }
