@@ -252,6 +252,7 @@ class Applier {
   // lower layers had (image-spec layer.md), never this layer's own entries.
   std::unordered_set<std::string> created_;
   std::vector<DirMeta> dirs_;
+  std::vector<std::pair<std::string, mode_t>> unlocked_;  // rootless: dirs opened up, original modes
   // Last, so it is destroyed (drained and joined) before anything its jobs use.
   std::unique_ptr<FilePool> pool_;
 };
@@ -287,7 +288,14 @@ Result<int> Applier::parent(const std::string& rel, bool create) {
   cached_name_ = rel;
   cached_valid_ = true;
   struct stat pst;
-  cached_setgid_ = ::fstat(fd, &pst) != 0 || (pst.st_mode & S_ISGID);
+  bool stat_ok = ::fstat(fd, &pst) == 0;
+  cached_setgid_ = !stat_ok || (pst.st_mode & S_ISGID);
+  // Unprivileged, a lower layer's 0555 directory (or 0500 /root) cannot be
+  // written into: open it up for the duration and restore it in finish_dirs().
+  if (rootless_ && stat_ok && pst.st_uid == euid_ && (pst.st_mode & 0300) != 0300) {
+    std::string p = "/proc/self/fd/" + std::to_string(fd);
+    if (::chmod(p.c_str(), (pst.st_mode & 07777) | 0700) == 0) unlocked_.emplace_back(rel, pst.st_mode & 07777);
+  }
   return fd;
 }
 
@@ -618,6 +626,13 @@ Status Applier::finish_dirs() {
     if (!dfd) continue;  // replaced by a non-directory later in the layer
     if (::fchmod(dfd.get(), it->mode) != 0) return sys_error("chmod \"" + it->name + "\"");
     if (::futimens(dfd.get(), it->times) != 0) return sys_error("set times \"" + it->name + "\"");
+  }
+  for (auto it = unlocked_.rbegin(); it != unlocked_.rend(); ++it) {
+    if (done.count(it->first)) continue;  // this layer set the directory's mode itself
+    UniqueFd dfd(root_.open_dir(it->first));
+    if (!dfd) continue;
+    std::string p = "/proc/self/fd/" + std::to_string(dfd.get());
+    if (::chmod(p.c_str(), it->second) != 0) return sys_error("restore mode of \"" + it->first + "\"");
   }
   return Status{};
 }

@@ -1,5 +1,8 @@
 // Entry types, metadata, whiteouts (both modes), compression and digests.
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include <cstdio>
 
 #include "layer/layer.h"
 #include "tests/unit/layer/fixture.h"
@@ -66,6 +69,39 @@ TEST_F(ApplyTest, DirModeAppliedAfterContents) {
   ASSERT_TRUE(r.ok()) << r.error().str();
   EXPECT_EQ(Lstat(T("ro")).st_mode & 07777, 0555u);
   EXPECT_EQ(Slurp(T("ro/f")), "x");
+}
+
+TEST_F(ApplyTest, RootlessWritesIntoReadOnlyLowerDirectories) {
+  if (!IsRoot()) GTEST_SKIP() << "needs root to switch to an unprivileged uid";
+  // As an unprivileged user (nobody), a lower layer's 0555 directory must
+  // still receive the upper layer's files and keep its mode afterwards.
+  ASSERT_EQ(::chown(target_.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(base_.c_str(), 0755), 0);
+  std::string lower = base_ + "/lower.tar", upper = base_ + "/upper.tar";
+  ASSERT_TRUE(atomic_write_file(lower, TarBuilder().dir("ro/", {.mode = 0555}).file("ro/a", "a").finish()).ok());
+  ASSERT_TRUE(atomic_write_file(upper, TarBuilder().file("ro/b", "b").file("ro/.wh.a", "").finish()).ok());
+  ::chmod(lower.c_str(), 0644);
+  ::chmod(upper.c_str(), 0644);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(10);
+    ApplyOptions o{.label = "rootless"};
+    if (!apply_layer(lower, target_, o).ok()) ::_exit(11);
+    auto r = apply_layer(upper, target_, o);
+    if (!r.ok()) {
+      std::fprintf(stderr, "%s\n", r.error().str().c_str());
+      ::_exit(12);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(Slurp(T("ro/b")), "b");
+  EXPECT_FALSE(Exists(T("ro/a")));
+  EXPECT_EQ(Lstat(T("ro")).st_mode & 07777, 0555u);
 }
 
 TEST_F(ApplyTest, SymlinkKeptVerbatim) {
