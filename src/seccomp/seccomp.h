@@ -12,6 +12,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <sys/types.h>
 
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ Result<Program> compile(const nlohmann::json& seccomp);
 // negative errno on failure, never -1 (an EPERM failure, which would read as
 // -1, is reported as -EACCES). Allocates nothing.
 int load(const Program& p);
+
+// Hands the notify listener fd (from load() in the container process,
+// passed back to the runtime) to the agent at p.listener_path, as the
+// runtime-spec "container process state": one SCM_RIGHTS message carrying the
+// fd and {"ociVersion", "fds": ["seccompFd"], "pid", "metadata", "state"}.
+Status send_listener(const Program& p, int listener_fd, pid_t pid, const nlohmann::json& state);
 
 // Docker's default profile (allow-list, default action ERRNO(EPERM)) as an OCI
 // linux.seccomp object for the given capability set, used by the engine.

@@ -1,6 +1,7 @@
 #include "seccomp/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,7 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
+#include <string>
+#include <thread>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "base/fs.h"
 
 #include <gtest/gtest.h>
 
@@ -221,6 +230,61 @@ TEST(Seccomp, LoadFailureIsNeverMinusOne) {
   int st = 0;
   ::waitpid(pid, &st, 0);
   EXPECT_EQ(exit_code(st), 0);
+}
+
+TEST(Seccomp, SendListenerDeliversFdAndState) {
+  auto dir = TempDir::create("/tmp", "berth-seccomp-test");
+  ASSERT_TRUE(dir.ok());
+  Program p;
+  p.listener_path = dir->path() + "/agent.sock";
+  p.listener_metadata = "MKNOD=/dev/null";
+  int srv = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, p.listener_path.c_str());
+  ASSERT_EQ(::bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(srv, 1), 0);
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+
+  Status sent;
+  std::thread t([&] { sent = send_listener(p, pipefd[0], 4242, json{{"ociVersion", "1.2.0"}, {"id", "c1"}}); });
+  int conn = ::accept4(srv, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(conn, 0);
+  std::string body;
+  int got_fd = -1;
+  char buf[4096];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  for (;;) {
+    iovec iov{buf, sizeof buf};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+    if (n <= 0) break;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+      if (c->cmsg_type == SCM_RIGHTS) std::memcpy(&got_fd, CMSG_DATA(c), sizeof(int));
+    body.append(buf, static_cast<size_t>(n));
+  }
+  t.join();
+  ASSERT_TRUE(sent.ok()) << sent.error().str();
+  auto msg = json::parse(body);
+  EXPECT_EQ(msg["fds"], json::array({"seccompFd"}));
+  EXPECT_EQ(msg["pid"], 4242);
+  EXPECT_EQ(msg["metadata"], "MKNOD=/dev/null");
+  EXPECT_EQ(msg["ociVersion"], "1.2.0");
+  EXPECT_EQ(msg["state"]["id"], "c1");
+  ASSERT_GE(got_fd, 0);
+  ASSERT_EQ(::write(pipefd[1], "z", 1), 1);
+  char c = 0;
+  EXPECT_EQ(::read(got_fd, &c, 1), 1);
+  EXPECT_EQ(c, 'z');
+  for (int fd : {srv, conn, pipefd[0], pipefd[1], got_fd}) ::close(fd);
+
+  Program none;
+  EXPECT_FALSE(send_listener(none, 0, 1, json::object()).ok());
 }
 
 void expect_error(const json& j, const std::string& needle) {
