@@ -37,7 +37,7 @@ import http.client, socketserver, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 up_port, port, log_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 lock = threading.Lock()
-seen = {"cut": set(), "503": False, "patch": 0}
+seen = {"cut": set(), "503": False, "patch": 0, "stall": False}
 def log(s):
     with lock, open(log_path, "a") as f: f.write(s + "\n")
 class H(BaseHTTPRequestHandler):
@@ -63,7 +63,7 @@ class H(BaseHTTPRequestHandler):
                 log("FAULT 503")
                 self.send_response(503); self.send_header("Content-Length", "0"); self.end_headers(); return
         if "Range" in self.headers and "/blobs/sha256:" in self.path:
-            log("RANGE " + self.headers["Range"])
+            log("RANGE " + self.headers["Range"] + " " + self.path)
         c = http.client.HTTPConnection("127.0.0.1", up_port)
         hdrs = {k: v for k, v in self.headers.items()}
         c.request(self.command, self.path, body=body, headers=hdrs)
@@ -81,6 +81,15 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command == "HEAD": return
+        if self.command == "GET" and r.status == 200 and len(data) > (4 << 20) and "Range" not in self.headers:
+            with lock:
+                stall = not seen["stall"]
+                seen["stall"] = True
+            if stall:  # half the body, then silence: the client is killed meanwhile
+                self.wfile.write(data[: len(data) // 2]); self.wfile.flush()
+                log("FAULT stall")
+                import time; time.sleep(600)
+                return
         if cut:
             log("FAULT cut " + self.path)
             self.wfile.write(data[: len(data) // 2]); self.wfile.flush()
@@ -119,6 +128,42 @@ id=$($B pull -q --tls-verify=false "$P/f/bb:v1")
 grep -q "FAULT 503" "$T/proxy.log" || fail "no 503 injected"
 grep -q "FAULT cut" "$T/proxy.log" || fail "no cut injected"
 grep -q "RANGE bytes=[1-9]" "$T/proxy.log" || fail "the cut download was not resumed with Range: $(cat $T/proxy.log)"
+
+echo "== a pull killed mid-blob resumes from its ingest in the next process"
+python3 - "$T/big" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d = sys.argv[1]; b = f"{d}/blobs/sha256"; os.makedirs(b)
+def put(data):
+    h = hashlib.sha256(data).hexdigest(); open(f"{b}/{h}", "wb").write(data); return "sha256:" + h, len(data)
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    data = os.urandom(8 << 20); ti = tarfile.TarInfo("big.bin"); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+ld, ln = put(buf.getvalue())
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [ld]}, "config": {}}).encode()
+cd, cn = put(cfg)
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
+  "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ln}]}).encode()
+md, mn = put(man)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn,
+  "annotations": {"org.opencontainers.image.ref.name": "big"}}]}, open(f"{d}/index.json", "w"))
+open(f"{d}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+open(f"{d}/config-digest", "w").write(cd)
+open(f"{d}/layer-digest", "w").write(ld)
+PY
+$B copy -q --compression-format none --dest-tls-verify=false "oci:$T/big:big" "docker://127.0.0.1:$RP/big/bb:v1"
+export BERTH_ROOT=$T/root-kill
+$B pull -q --tls-verify=false "$P/big/bb:v1" >/dev/null 2>&1 &
+bpid=$!
+for _ in $(seq 200); do grep -q "FAULT stall" "$T/proxy.log" && break; sleep 0.1; done
+grep -q "FAULT stall" "$T/proxy.log" || { kill -9 $bpid; fail "no stall injected"; }
+sleep 1
+kill -9 $bpid; wait $bpid 2>/dev/null || true
+id=$($B pull -q --tls-verify=false "$P/big/bb:v1")
+[ "sha256:$id" = "$(cat "$T/big/config-digest")" ] || fail "resumed pull printed $id"
+grep -q "RANGE bytes=[1-9][0-9]*- .*$(cat "$T/big/layer-digest")" "$T/proxy.log" ||
+  fail "the second pull did not resume: $(cat $T/proxy.log)"
+export BERTH_ROOT=$T/root
 
 echo "== a two-platform index: push it all, pull each platform"
 python3 - "$T/oci" "$T/multi" <<'PY'
