@@ -129,6 +129,16 @@ if $B copy -q "berth:$R/tamper/bb:v1" "oci:$T/never:x" 2>/dev/null; then fail "t
 [ ! -e "$BERTH_ROOT/blobs/sha256/$layer" ] || fail "the tampered blob is in the store"
 ingests=$(find "$BERTH_ROOT/ingest" -mindepth 1 -maxdepth 1 ! -name '.*' 2>/dev/null | wc -l)
 [ "$ingests" = 0 ] || fail "$ingests ingest entries left behind"
+
+echo "== a registry serving other bytes for a manifest digest is caught"
+$B copy -q --dest-tls-verify=false "oci:$T/oci:busybox" "docker://$R/mtamper/bb:v1"
+mblob=$T/plain/data/docker/registry/v2/blobs/sha256/${want_manifest:7:2}/${want_manifest:7}/data
+printf '\n ' >> "$mblob"
+if $B pull -q --tls-verify=false "$R/mtamper/bb@$want_manifest" 2>"$T/err"; then fail "tampered manifest pulled by digest"; fi
+grep -q "digest" "$T/err" || fail "manifest tamper error: $(cat $T/err)"
+if $B pull -q --tls-verify=false "$R/mtamper/bb:v1" 2>"$T/err"; then fail "tampered manifest pulled by tag"; fi
+grep -q "Docker-Content-Digest" "$T/err" || fail "manifest tamper (tag) error: $(cat $T/err)"
+[ -z "$($B images -q 2>/dev/null)" ] || fail "images after failed manifest pulls: $($B images)"
 export BERTH_ROOT=$T/root
 
 # ---- htpasswd (Basic) auth ---------------------------------------------------
