@@ -153,10 +153,9 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
     std::string s = state_json(st, CStatus::creating).dump();
     TRY(run_hooks(spec.hooks.prestart, s, "prestart"));
     TRY(run_hooks(spec.hooks.create_runtime, s, "createRuntime"));
-    TRY(run_hooks(spec.hooks.create_container, s, "createContainer"));
     return Status{};
   };
-  plan.state_for_child = [&]() { return state_json(st, CStatus::created).dump(); };
+  plan.state_for_child = [&]() { return state_json(st, CStatus::creating).dump(); };
   TRY_ASSIGN(auto child, spawn_init(plan, &guard.pid));
   ::close(plan.fifo_fd);
   st.pid = child.pid;

@@ -94,6 +94,10 @@ void container_init(InitConfig& cfg) {
   std::string state;
   tag = sync_recv(sync, &state);
   if (!tag.ok() || *tag != kSyncHooksDone) ::_exit(1);
+  // The spec wants createContainer hooks in the container's namespaces but
+  // with their path resolved in the runtime's: here, before pivot_root, both
+  // hold.
+  check(run_hooks(s.hooks.create_container, state, "createContainer"));
   check(finish_rootfs(cfg));
   if (cfg.process->terminal) check(setup_console(cfg));
   if (cfg.console_fd >= 0) ::close(cfg.console_fd);

@@ -27,7 +27,7 @@ struct SpawnPlan {
   bool no_pivot = false;
   int fifo_fd = -1;
   cgroup::Manager* cgroup = nullptr;
-  // Runs in the parent once the rootfs is mounted (prestart/createRuntime/...).
+  // Runs in the parent once the rootfs is mounted (prestart, createRuntime).
   std::function<Status(pid_t)> before_hooks;
   // The state JSON handed to the child for startContainer hooks.
   std::function<std::string()> state_for_child;
