@@ -79,7 +79,9 @@ std::string sign_token(const TokenClaims& c, std::string_view key) {
                  {"iat", c.issued_at},    {"nbf", c.issued_at - 5}, {"exp", c.expires_at},
                  {"jti", base64url_encode(std::string_view(reinterpret_cast<char*>(rnd), sizeof rnd))},
                  {"access", access}};
-  std::string input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
+  // User names come from htpasswd files and certificate CNs: never let bad UTF-8 throw.
+  std::string input = base64url_encode(header.dump()) + "." +
+                      base64url_encode(claims.dump(-1, ' ', false, json::error_handler_t::replace));
   return input + "." + base64url_encode(hs256(key, input));
 }
 

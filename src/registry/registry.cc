@@ -78,6 +78,16 @@ Response Registry::Impl::challenge(const Request& req, const std::string& scope,
 }
 
 Dispatch Registry::handle(const Request& req) {
+  // The handlers report errors as values; this only stops a stray library
+  // exception (std::bad_alloc, a JSON encoder) from crossing the API.
+  try {
+    return handle_request(req);
+  } catch (const std::exception& e) {
+    return {api_error(500, ApiCode::UNSUPPORTED, std::string("internal error: ") + e.what()), nullptr};
+  }
+}
+
+Dispatch Registry::handle_request(const Request& req) {
   Impl& im = *impl_;
   Route route = parse_route(req.path);
   Identity id;

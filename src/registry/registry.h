@@ -38,6 +38,7 @@ class Registry {
 
  private:
   explicit Registry(std::unique_ptr<Impl> impl);
+  Dispatch handle_request(const Request& req);
   std::unique_ptr<Impl> impl_;
 };
 
