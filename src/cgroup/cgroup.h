@@ -36,9 +36,10 @@ namespace berth::cgroup {
 enum class Layout { v1, v2, hybrid };
 Layout host_layout();
 
-// The runtime-spec features.json "linux.cgroup" object for this host:
-// {"v1": bool, "v2": bool, "systemd": false, "systemdUser": false, "rdma": true}.
-// systemd is false because berth maps systemd paths onto cgroupfs itself.
+// The runtime-spec features.json "linux.cgroup" object: what berth supports
+// (not what this host mounts): {"v1": true, "v2": true, "systemd": false,
+// "systemdUser": false, "rdma": true}. systemd is false because berth maps
+// systemd paths onto cgroupfs itself instead of talking to systemd.
 nlohmann::json features();
 
 class Manager {
