@@ -100,8 +100,8 @@ class CliProgress : public transport::ProgressSink {
   }
   void message(std::string_view line) override {
     std::lock_guard g(mu_);
-    // Finished rows scroll away with the message; live ones are redrawn below it.
-    if (tty_ && drawn_ > 0) std::fprintf(stderr, "\x1b[%zuA\x1b[J", drawn_);
+    // The rows drawn so far stay on screen as they are (messages come between
+    // phases, when every row has its outcome); new rows start below.
     drawn_ = 0;
     rows_.clear();
     order_.clear();
