@@ -25,7 +25,8 @@
 //
 // write_layer promises a deterministic tar for a given tree: entries sorted by
 // name, PAX format, numeric owners only, hard links detected by inode, xattrs
-// (incl. security.capability), overlay whiteouts turned back into OCI ones.
+// (incl. security.capability), overlay whiteouts turned back into OCI ones;
+// gzip output is compressed on several threads and still deterministic.
 #pragma once
 
 #include <cstdint>
@@ -103,6 +104,9 @@ struct WriteOptions {
   // trusted.overlay.opaque=y becomes .wh..wh..opq.
   bool overlay_upper = false;
   DigestAlg alg = DigestAlg::sha256;
+  // gzip is compressed pigz-style in 128 KiB blocks on this many threads
+  // (0 = one per CPU, up to 8); the bytes do not depend on the count.
+  unsigned threads = 0;
 };
 
 struct WriteStats {

@@ -18,10 +18,12 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "base/fs.h"
 #include "layer/layer.h"
+#include "layer/pgzip.h"
 
 namespace berth::layer {
 
@@ -32,19 +34,14 @@ class Sink {
  public:
   Sink(int fd, const WriteOptions& o) : fd_(fd), o_(o), diff_(o.alg), blob_(o.alg) {}
   ~Sink() {
-    if (zinit_) deflateEnd(&z_);
     if (zc_) ZSTD_freeCCtx(zc_);
   }
 
   Status init() {
     if (o_.compression == Compression::gzip) {
-      std::memset(&z_, 0, sizeof z_);
-      // windowBits 15 + 16: gzip wrapper with mtime 0 and no name, so equal
-      // input gives equal bytes.
-      if (deflateInit2(&z_, o_.level < 0 ? Z_DEFAULT_COMPRESSION : o_.level, Z_DEFLATED, 15 + 16, 8,
-                       Z_DEFAULT_STRATEGY) != Z_OK)
-        return Error(Errc::internal, "gzip: deflateInit failed");
-      zinit_ = true;
+      unsigned threads = o_.threads ? o_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+      gz_ = std::make_unique<detail::ParallelGzip>(o_.level, threads,
+                                                   [this](const void* p, size_t n) { return emit(p, n); });
     } else if (o_.compression == Compression::zstd) {
       zc_ = ZSTD_createCCtx();
       if (!zc_) return Error(Errc::internal, "zstd: out of memory");
@@ -61,19 +58,9 @@ class Sink {
     switch (o_.compression) {
       case Compression::none:
         return emit(data, len);
-      case Compression::gzip: {
-        z_.next_in = static_cast<Bytef*>(const_cast<void*>(data));
-        z_.avail_in = static_cast<uInt>(len);
-        for (;;) {
-          z_.next_out = reinterpret_cast<Bytef*>(out_.data());
-          z_.avail_out = static_cast<uInt>(out_.size());
-          int rc = deflate(&z_, final ? Z_FINISH : Z_NO_FLUSH);
-          if (rc == Z_STREAM_ERROR) return Error(Errc::internal, "gzip: deflate failed");
-          TRY(emit(out_.data(), out_.size() - z_.avail_out));
-          if (final ? rc == Z_STREAM_END : (z_.avail_in == 0 && z_.avail_out != 0)) break;
-        }
-        return Status{};
-      }
+      case Compression::gzip:
+        TRY(gz_->write(data, len));
+        return final ? gz_->finish() : Status{};
       case Compression::zstd: {
         ZSTD_inBuffer in{data, len, 0};
         for (;;) {
@@ -109,8 +96,7 @@ class Sink {
   int fd_;
   const WriteOptions& o_;
   Hasher diff_, blob_;
-  z_stream z_;
-  bool zinit_ = false;
+  std::unique_ptr<detail::ParallelGzip> gz_;
   ZSTD_CCtx* zc_ = nullptr;
   std::vector<char> out_;
   uint64_t raw_bytes_ = 0, out_bytes_ = 0;

@@ -116,3 +116,49 @@ TEST_F(WriteTest, OverlayUpperBecomesOciWhiteouts) {
 
 }  // namespace
 }  // namespace berth::layer::testing
+
+namespace berth::layer::testing {
+namespace {
+
+TEST_F(WriteTest, ParallelGzipIsValidAndIndependentOfThreads) {
+  ASSERT_EQ(::mkdir(src().c_str(), 0755), 0);
+  // Compressible and incompressible data across many 128 KiB blocks, and an
+  // empty tree edge case below.
+  std::string text;
+  for (uint64_t i = 0; text.size() < (5u << 20); i++) text += "line " + std::to_string(i * 7919 % 100003) + "\n";
+  ASSERT_TRUE(atomic_write_file(src() + "/text", text).ok());
+  std::string noise(700000, '\0');
+  uint32_t x = 12345;
+  for (auto& c : noise) c = static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+  ASSERT_TRUE(atomic_write_file(src() + "/noise", noise).ok());
+  WriteStats s1, s4;
+  std::string one = WriteToFile({.compression = Compression::gzip, .fixed_mtime = 0, .threads = 1}, &s1);
+  std::string four = WriteToFile({.compression = Compression::gzip, .fixed_mtime = 0, .threads = 4}, &s4);
+  EXPECT_EQ(Digest::of(one), Digest::of(four));
+  EXPECT_EQ(s1.diff_id, s4.diff_id);
+  EXPECT_LT(one.size(), text.size() / 2) << "text should compress";
+  // isa-l (our reader) and libarchive's zlib reader both accept it.
+  auto r = Apply(four, {.expected_diff_id = s4.diff_id});
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(Slurp(T("text")), text);
+  EXPECT_EQ(Slurp(T("noise")), noise);
+  EXPECT_EQ(Names(four), (std::vector<std::string>{"noise", "text"}));
+  // gzip -t agrees (when installed).
+  std::string path = base_ + "/check.gz";
+  ASSERT_TRUE(atomic_write_file(path, four).ok());
+  if (::system("command -v gzip >/dev/null") == 0) {
+    EXPECT_EQ(::system(("gzip -t " + path).c_str()), 0);
+  }
+}
+
+TEST_F(WriteTest, EmptyTreeGzip) {
+  ASSERT_EQ(::mkdir(src().c_str(), 0755), 0);
+  WriteStats ws;
+  std::string gz = WriteToFile({.compression = Compression::gzip}, &ws);
+  auto r = Apply(gz, {.expected_diff_id = ws.diff_id});
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->entries, 0u);
+}
+
+}  // namespace
+}  // namespace berth::layer::testing
