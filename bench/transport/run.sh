@@ -53,7 +53,7 @@ PY
 secs() {
   local s=$(date +%s.%N)
   "$@" >/dev/null 2>"$T/err" || { echo "failed: $* $(cat "$T/err")" >&2; exit 1; }
-  echo "$(date +%s.%N) - $s" | bc
+  awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", b - a }'
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # berth push from its own store (the image loaded once; each push to a fresh repo).
@@ -71,6 +71,6 @@ for i in $(seq "$RUNS"); do
   rm -rf "$T/pull-sk$i" "$T/root$i"
 done
 mb=$(median "${bs[@]}"); mp=$(median "${bp[@]}"); ms=$(median "${sp[@]}"); ml=$(median "${bl[@]}"); mk=$(median "${sl[@]}")
-echo "push 64 MiB (4 layers) oci: -> docker://  berth ${mp}s  skopeo ${ms}s  berth/skopeo $(echo "scale=2; $mp / $ms" | bc)"
-echo "push 64 MiB (4 layers) store -> docker://  berth push ${mb}s  skopeo(oci:) ${ms}s  berth/skopeo $(echo "scale=2; $mb / $ms" | bc)"
-echo "pull 64 MiB (4 layers) docker:// -> local  berth ${ml}s  skopeo(oci:) ${mk}s  berth/skopeo $(echo "scale=2; $ml / $mk" | bc)"
+echo "push 64 MiB (4 layers) oci: -> docker://  berth ${mp}s  skopeo ${ms}s  berth/skopeo $(awk -v a="$mp" -v b="$ms" 'BEGIN { printf "%.2f", a / b }')"
+echo "push 64 MiB (4 layers) store -> docker://  berth push ${mb}s  skopeo(oci:) ${ms}s  berth/skopeo $(awk -v a="$mb" -v b="$ms" 'BEGIN { printf "%.2f", a / b }')"
+echo "pull 64 MiB (4 layers) docker:// -> local  berth ${ml}s  skopeo(oci:) ${mk}s  berth/skopeo $(awk -v a="$ml" -v b="$mk" 'BEGIN { printf "%.2f", a / b }')"
