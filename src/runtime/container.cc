@@ -182,6 +182,14 @@ Status start(const GlobalOptions& g, const std::string& id) {
   UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return sys_error("start container " + id + ": open exec fifo");
   if (::write(fd.get(), "0", 1) != 1) return sys_error("start container " + id + ": write exec fifo");
+  // The init holds the fifo (close-on-exec) until it execs the process, so
+  // "no reader left" means the container process is really running when
+  // start returns: a signal sent right after must reach it, not the runtime.
+  struct pollfd pfd = {fd.get(), 0, 0};
+  for (int waited = 0; waited < 10000; waited += 10) {
+    if (::poll(&pfd, 1, 10) > 0 && (pfd.revents & (POLLERR | POLLHUP))) break;
+    if (!process_alive(st.pid, st.pid_start)) break;
+  }
   fd.reset();
   ::unlink(fifo.c_str());
   auto spec = saved_spec(g, id);

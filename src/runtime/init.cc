@@ -114,11 +114,11 @@ void container_init(InitConfig& cfg) {
     do n = ::read(cfg.fifo_fd, &c, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1) ::_exit(1);
-    ::close(cfg.fifo_fd);
+    // Left open on purpose: its close at execve tells `start` we are running.
   }
   if (auto st = run_start_hooks(cfg, state); !st.ok()) late_fail(st.error());
   // CVE-2024-21626: nothing of ours survives into the container process.
-  close_fds_from(3 + cfg.preserve_fds, {});
+  close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
   if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
   late_fail(exec_process(*cfg.process, *exe));
 }

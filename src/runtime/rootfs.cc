@@ -240,6 +240,32 @@ Status setup_dev(const InitConfig& cfg, int rootfd, bool dev_is_tmpfs) {
   return Status{};
 }
 
+// pivot_root refuses a new root whose parent mount is shared, so with
+// rootfsPropagation=(r)shared the mount holding the rootfs is made private
+// (only in our mount namespace), as runc does.
+Status make_parent_mount_private(const std::string& rootfs) {
+  TRY_ASSIGN(std::string info, read_file("/proc/self/mountinfo", 8u << 20));
+  std::string best = "/";
+  size_t i = 0;
+  while (i < info.size()) {
+    size_t j = info.find('\n', i);
+    if (j == std::string::npos) j = info.size();
+    std::string line = info.substr(i, j - i);
+    i = j + 1;
+    // id parent maj:min root mountpoint ...
+    size_t f = 0;
+    for (int k = 0; k < 4 && f != std::string::npos; ++k) f = line.find(' ', f + 1);
+    if (f == std::string::npos) continue;
+    size_t e = line.find(' ', f + 1);
+    std::string mp = line.substr(f + 1, e - f - 1);
+    bool under = mp == "/" || rootfs == mp || (rootfs.rfind(mp, 0) == 0 && rootfs[mp.size()] == '/');
+    if (under && mp.size() > best.size()) best = mp;
+  }
+  if (::mount(nullptr, best.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
+    return sys_error("make " + best + " private");
+  return Status{};
+}
+
 }  // namespace
 
 Status prepare_rootfs(const InitConfig& cfg) {
@@ -251,6 +277,7 @@ Status prepare_rootfs(const InitConfig& cfg) {
     prop = o.propagation;
   }
   if (::mount(nullptr, "/", nullptr, prop, nullptr) != 0) return sys_error("set propagation of /");
+  if (prop & MS_SHARED) TRY(make_parent_mount_private(cfg.rootfs));
   if (::mount(cfg.rootfs.c_str(), cfg.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return sys_error("bind mount rootfs " + cfg.rootfs);
   // pivot_root refuses a shared new root; the container's own propagation is
