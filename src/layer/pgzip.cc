@@ -50,12 +50,24 @@ void put_le32(std::string& s, uint32_t v) {
 
 }  // namespace
 
+struct ParallelGzip::Batch {
+  std::string data;
+  std::string dict;  // for the first piece
+  std::vector<Piece> pieces;
+  std::vector<std::thread> threads;
+};
+
 ParallelGzip::ParallelGzip(int level, unsigned threads, Emit emit)
     : level_(level < 0 ? Z_DEFAULT_COMPRESSION : level), threads_(std::max(1u, threads)), emit_(std::move(emit)) {}
 
+ParallelGzip::~ParallelGzip() {
+  if (inflight_)
+    for (auto& t : inflight_->threads) t.join();
+}
+
 Status ParallelGzip::write(const void* data, size_t len) {
   const char* p = static_cast<const char*>(data);
-  size_t batch = kBlock * threads_;
+  size_t batch = kBlock * kBlocksPerThread * threads_;
   while (len > 0) {
     size_t n = std::min(len, batch - pending_.size());
     pending_.append(p, n);
@@ -68,6 +80,18 @@ Status ParallelGzip::write(const void* data, size_t len) {
   return Status{};
 }
 
+Status ParallelGzip::complete(Batch& b) {
+  for (auto& t : b.threads) t.join();
+  b.threads.clear();
+  for (auto& pc : b.pieces) {
+    if (!pc.ok) return Error(Errc::internal, "gzip: deflate failed");
+    TRY(emit_(pc.out.data(), pc.out.size()));
+    crc_ = static_cast<uint32_t>(crc32_combine(crc_, pc.crc, static_cast<z_off_t>(pc.len)));
+    total_ += pc.len;
+  }
+  return Status{};
+}
+
 Status ParallelGzip::flush_batch(bool final) {
   if (!header_done_) {
     // mtime 0, no name, OS unix: equal input, equal bytes.
@@ -75,47 +99,52 @@ Status ParallelGzip::flush_batch(bool final) {
     TRY(emit_(hdr, sizeof hdr));
     header_done_ = true;
   }
-  std::vector<Piece> pieces;
-  for (size_t off = 0; off < pending_.size() || (final && pieces.empty()); off += kBlock) {
+  auto b = std::make_unique<Batch>();
+  b->data = std::move(pending_);
+  pending_.clear();
+  b->dict = dict_;
+  const std::string& in = b->data;
+  for (size_t off = 0; off < in.size() || (final && b->pieces.empty()); off += kBlock) {
     Piece pc;
-    pc.in = pending_.data() + off;
-    pc.len = std::min(kBlock, pending_.size() - std::min(off, pending_.size()));
+    pc.in = in.data() + off;
+    pc.len = std::min(kBlock, in.size() - std::min(off, in.size()));
     pc.level = level_;
     if (off == 0) {
-      pc.dict = dict_.data();
-      pc.dict_len = dict_.size();
+      pc.dict = b->dict.data();
+      pc.dict_len = b->dict.size();
     } else {
       size_t d = std::min(kDict, off);
-      pc.dict = pending_.data() + off - d;
+      pc.dict = in.data() + off - d;
       pc.dict_len = d;
     }
-    pieces.push_back(pc);
+    b->pieces.push_back(pc);
     if (pc.len == 0) break;
   }
-  if (final) pieces.back().last = true;
-  if (pieces.size() == 1) {
-    deflate_piece(pieces[0]);
+  if (final) b->pieces.back().last = true;
+  // The dictionary for the next batch: the last kDict bytes seen so far.
+  if (in.size() >= kDict) {
+    dict_.assign(in.data() + in.size() - kDict, kDict);
   } else {
-    std::vector<std::thread> ts;
-    for (size_t i = 1; i < pieces.size(); i++) ts.emplace_back(deflate_piece, std::ref(pieces[i]));
-    deflate_piece(pieces[0]);
-    for (auto& t : ts) t.join();
+    dict_ += in;
+    if (dict_.size() > kDict) dict_.erase(0, dict_.size() - kDict);
   }
-  for (auto& pc : pieces) {
-    if (!pc.ok) return Error(Errc::internal, "gzip: deflate failed");
-    TRY(emit_(pc.out.data(), pc.out.size()));
-    crc_ = static_cast<uint32_t>(crc32_combine(crc_, pc.crc, static_cast<z_off_t>(pc.len)));
-    total_ += pc.len;
+  // Finish the previous batch (its output precedes ours), then start ours.
+  if (inflight_) {
+    auto prev = std::move(inflight_);
+    TRY(complete(*prev));
   }
-  size_t keep = std::min(kDict, pending_.size());
-  if (keep == kDict || dict_.size() + keep <= kDict) {
-    if (keep == kDict) dict_.assign(pending_.data() + pending_.size() - keep, keep);
-    else dict_.append(pending_.data(), keep);
-  } else {
-    dict_ = (dict_ + pending_).substr(dict_.size() + keep - kDict);
+  size_t per = (b->pieces.size() + threads_ - 1) / threads_;
+  for (size_t first = 0; first < b->pieces.size(); first += per) {
+    Batch* bp = b.get();
+    size_t last = std::min(first + per, bp->pieces.size());
+    bp->threads.emplace_back([bp, first, last] {
+      for (size_t i = first; i < last; i++) deflate_piece(bp->pieces[i]);
+    });
   }
-  pending_.clear();
+  inflight_ = std::move(b);
   if (final) {
+    auto cur = std::move(inflight_);
+    TRY(complete(*cur));
     std::string trailer;
     put_le32(trailer, crc_);
     put_le32(trailer, static_cast<uint32_t>(total_));

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,18 +23,26 @@ class ParallelGzip {
  public:
   using Emit = std::function<Status(const void*, size_t)>;
   ParallelGzip(int level, unsigned threads, Emit emit);
+  ~ParallelGzip();  // joins a batch still in flight
   Status write(const void* data, size_t len);
   Status finish();
 
   static constexpr size_t kBlock = 128u << 10;
   static constexpr size_t kDict = 32u << 10;
+  static constexpr size_t kBlocksPerThread = 4;
+
+  struct Batch;
 
  private:
   Status flush_batch(bool final);
+  Status complete(Batch& b);  // joins its threads, emits its pieces in order
   int level_;
   unsigned threads_;
   Emit emit_;
-  std::string pending_;  // up to threads_ blocks of input
+  // While one batch is compressed by the threads, the caller fills the next:
+  // reading files and hashing overlap with compression, as in pigz.
+  std::unique_ptr<Batch> inflight_;
+  std::string pending_;  // the next batch's input
   std::string dict_;     // the last kDict bytes before pending_
   uint32_t crc_ = 0;
   uint64_t total_ = 0;

@@ -4,6 +4,7 @@
 //
 //   berth-unpack-test [--rootless] LAYOUT[:REF] ROOTFS_DIR
 //   berth-unpack-test --snapshots ROOT LAYOUT[:REF]      (prints the lowerdirs)
+//   berth-unpack-test --pack DIR OUT.tar.gz                (write_layer, prints digests)
 #include <fcntl.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "layer/layer.h"
 #include "snapshot/snapshot.h"
 
 using namespace berth;
@@ -74,7 +76,8 @@ Result<std::vector<snapshot::Layer>> read_image(const std::string& layout, const
 int usage() {
   std::fprintf(stderr,
                "usage: berth-unpack-test [--rootless] LAYOUT[:REF] ROOTFS\n"
-               "       berth-unpack-test --snapshots ROOT LAYOUT[:REF]\n");
+               "       berth-unpack-test --snapshots ROOT LAYOUT[:REF]\n"
+               "       berth-unpack-test --pack DIR OUT.tar.gz\n");
   return 2;
 }
 
@@ -82,6 +85,18 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 3 && args[0] == "--pack") {
+    UniqueFd out(::open(args[2].c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!out) return std::perror(args[2].c_str()), 1;
+    auto r = layer::write_layer(args[1], out.get(), {.compression = layer::Compression::gzip});
+    if (!r) {
+      std::fprintf(stderr, "berth-unpack-test: %s\n", r.error().str().c_str());
+      return 1;
+    }
+    std::printf("diff_id %s\nblob %s %llu bytes\n", r->diff_id.str().c_str(), r->blob_digest.str().c_str(),
+                static_cast<unsigned long long>(r->compressed_size));
+    return 0;
+  }
   bool rootless = false;
   std::string snapshots;
   while (!args.empty() && args[0].starts_with("--")) {
