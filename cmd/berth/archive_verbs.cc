@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "image/archive.h"
 #include "image_lookup.h"
-#include "layer/layer.h"
+#include "snapshot/snapshot.h"
 
 namespace berth::cli {
 
@@ -154,30 +154,16 @@ Result<int> cmd_unpack(const std::string& what, const std::string& dir) {
   TRY_ASSIGN(Store store, Store::open(store_root()));
   TRY_ASSIGN(auto f, find_image(store, what));
   TRY_ASSIGN(auto res, image::resolve(store.content(), f.top));
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    if (errno != EEXIST) return sys_error("mkdir " + dir);
-    UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!d) return sys_error("open " + dir);
-    struct stat st;
-    if (::fstat(d.get(), &st) != 0 || st.st_nlink > 2)
-      return Error(Errc::already_exists, "unpack: " + dir + " exists and is not empty");
+  // An existing empty directory is accepted (and replaced); anything else is not.
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+    if (errno == ENOTEMPTY || errno == EEXIST) return Error(Errc::already_exists, "unpack: " + dir + " exists and is not empty");
+    return sys_error("unpack: " + dir);
   }
-  // Layers are applied into a sibling temp dir, renamed into place at the end:
-  // a failed unpack leaves no half-made tree under DIR's name.
-  std::string parent = dirname_of(dir[0] == '/' ? dir : path_join(".", dir));
-  TRY_ASSIGN(auto tmp, TempDir::create(parent, ".berth-unpack"));
-  for (size_t i = 0; i < res.manifest.layers.size(); i++) {
-    auto& l = res.manifest.layers[i];
-    layer::ApplyOptions ao;
-    ao.label = "layer " + std::to_string(i) + " " + l.digest.str();
-    ao.expected_blob_digest = l.digest;
-    if (i < res.config.diff_ids.size()) ao.expected_diff_id = res.config.diff_ids[i];
-    auto st = layer::apply_layer(store.content().blob_path(l.digest), tmp.path(), ao);
-    if (!st.ok()) return std::move(st).error().wrap("unpack " + what);
-  }
-  ::chmod(tmp.path().c_str(), 0755);
-  if (::rename(tmp.path().c_str(), dir.c_str()) != 0) return sys_error("rename into " + dir);
-  tmp.release();
+  std::vector<snapshot::Layer> layers;
+  for (size_t i = 0; i < res.manifest.layers.size(); i++)
+    layers.push_back({res.manifest.layers[i].digest, res.config.diff_ids.at(i)});
+  if (auto st = snapshot::unpack_flat(layers, snapshot::blobs_of(store.content()), dir); !st)
+    return std::move(st).error().wrap("unpack " + what);
   return 0;
 }
 
