@@ -1,25 +1,56 @@
 #!/usr/bin/env bash
-# The demo: installs dependencies, builds berth, and shows what works so far.
+# The demo: installs dependencies, builds berth, then shows the pieces working
+# together: import a busybox image, list/save/load/unpack it, run it with
+# berth-runtime, push it to berth-registry and pull it back into a new store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build berth berth-runtime berth-registry 2>/dev/null || ninja -C build
+ninja -C build berth berth-runtime berth-registry
 B=$PWD/build/bin
-export BERTH_ROOT=$(mktemp -d /tmp/berth-demo.XXXXXX)
-trap 'rm -rf "$BERTH_ROOT" /tmp/berth-demo-out.*' EXIT
+out=$(mktemp -d /tmp/berth-demo.XXXXXX)
+export BERTH_ROOT=$out/store
+reg_pid=
+cleanup() {
+  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
+  "$B/berth-runtime" --root "$out/rt" delete -f demo >/dev/null 2>&1 || true
+  rm -rf "$out"
+}
+trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-[ -x "$B/berth" ] || { echo "berth binary not built yet"; exit 0; }
-out=$(mktemp -d /tmp/berth-demo-out.XXXXXX)
+
 # A busybox rootfs from Debian's busybox-static.
-rootfs=$out/rootfs; mkdir -p "$rootfs/bin"
+rootfs=$out/rootfs; mkdir -p "$rootfs/bin" "$rootfs/etc"
 cp /bin/busybox "$rootfs/bin/busybox"
-for a in sh ls cat echo true; do ln -s busybox "$rootfs/bin/$a"; done
+for a in sh ls cat echo true uname; do ln -s busybox "$rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$rootfs/etc/passwd"
 tar -C "$rootfs" -czf "$out/busybox.tar.gz" .
-step "$B/berth" import "$out/busybox.tar.gz" demo/busybox:latest --change 'CMD ["/bin/sh"]'
+
+echo "== store: import, list, save, load elsewhere, unpack"
+step "$B/berth" import --change 'CMD ["/bin/echo","hello from berth"]' "$out/busybox.tar.gz" demo/busybox:latest
 step "$B/berth" images
 step "$B/berth" save -o "$out/busybox.tar" demo/busybox:latest
 step env BERTH_ROOT="$out/other-store" "$B/berth" load -i "$out/busybox.tar"
 step env BERTH_ROOT="$out/other-store" "$B/berth" images
-step env BERTH_ROOT="$out/other-store" "$B/berth" unpack demo/busybox:latest "$out/unpacked"
-step ls -l "$out/unpacked/bin"
+step "$B/berth" unpack demo/busybox:latest "$out/bundle/rootfs"
+
+echo; echo "== runtime: run the unpacked image with berth-runtime (OCI bundle)"
+(cd "$out/bundle" && "$B/berth-runtime" spec && python3 - <<'PY'
+import json; c = json.load(open("config.json"))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/echo", "hello from berth-runtime"]
+json.dump(c, open("config.json", "w"))
+PY
+)
+step "$B/berth-runtime" --root "$out/rt" run --bundle "$out/bundle" demo
+
+echo; echo "== registry: push to berth-registry, pull into a fresh store"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$B/berth-registry" serve --addr "127.0.0.1:$port" --root "$out/registry" >"$out/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+step "$B/berth" push --tls-verify=false demo/busybox:latest "127.0.0.1:$port/demo/busybox:latest"
+step curl -s "http://127.0.0.1:$port/v2/_catalog"; echo
+step env BERTH_ROOT="$out/pulled" "$B/berth" pull --tls-verify=false "127.0.0.1:$port/demo/busybox:latest"
+step env BERTH_ROOT="$out/pulled" "$B/berth" images
+echo; echo "demo: ok"
