@@ -1,7 +1,8 @@
 // Tar layer extraction. The threat model is a layer crafted to write outside
 // the target (CVE-2014-6407, CVE-2014-9356, CVE-2021-32760 and friends): the
 // rules that keep it inside are
-//   1. names are cleaned and refused when absolute or containing "..";
+//   1. names are cleaned (a leading "/" is rooted at the target) and refused
+//      when they contain "..";
 //   2. parent directories are resolved with Root (RESOLVE_IN_ROOT semantics);
 //   3. the last component is created/changed only through the parent fd with
 //      *at() calls that do not follow it (O_NOFOLLOW|O_EXCL, AT_SYMLINK_NOFOLLOW,

@@ -11,10 +11,11 @@
 //    parent without following symlinks. Symlinks inside the layer are kept
 //    verbatim; when later entries go *through* them they resolve as if
 //    `target` were "/" (the way the container will see them).
-//  - Entry names that are absolute or contain "..", empty or malformed
-//    whiteouts, hard links whose target is outside the layer tree, names or
-//    sizes beyond the limits below are refused with an Error naming the layer
-//    label and the entry.
+//  - Absolute entry names are rooted at `target` ("/etc/x" is target/etc/x,
+//    as Docker and containerd do; umoci writes "/" for the root entry).
+//  - Entry names containing "..", empty or malformed whiteouts, hard links
+//    whose target is not in the layer tree, names or sizes beyond the limits
+//    below are refused with an Error naming the layer label and the entry.
 //  - Owners are the numeric uid/gid in the tar (names are never looked up on
 //    the host); modes are applied after chown so setuid/setgid survive;
 //    directory modes and times are applied after their contents.
