@@ -7,7 +7,6 @@ void add_exec(CLI::App& app, Ctx& ctx) {
   static runtime::ExecOptions o;
   static std::vector<std::string> gids;
   static std::string process_label, cgroup;
-  static bool ignore_paused = false;
   auto* c = app.add_subcommand("exec", "run a process in a running container");
   c->add_option("-p,--process", o.process_file, "process.json (runtime-spec process object)");
   c->add_flag("-t,--tty", o.tty);
@@ -23,7 +22,7 @@ void add_exec(CLI::App& app, Ctx& ctx) {
   c->add_option("--apparmor", o.apparmor);
   c->add_option("--process-label", process_label, "ignored (no SELinux)");
   c->add_option("--preserve-fds", o.preserve_fds)->check(CLI::Range(0, 4096));
-  c->add_flag("--ignore-paused", ignore_paused);
+  c->add_flag("--ignore-paused", o.ignore_paused);
   c->add_option("--cgroup", cgroup, "ignored");
   // Everything from the container id on is "id command...", never our flags.
   c->prefix_command();

@@ -66,6 +66,7 @@ struct ExecOptions {
   bool tty = false;
   bool detach = false;
   bool no_new_privs = false;
+  bool ignore_paused = false;  // allow exec into a paused (frozen) container
   std::string console_socket;
   std::string pid_file;
   std::string apparmor;

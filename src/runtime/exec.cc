@@ -96,7 +96,7 @@ bool same_ns(pid_t pid, const char* name) {
 Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   TRY_ASSIGN(ContainerState st, load_state(g.root, o.id));
   CStatus s = container_status(g.root, st);
-  if (s != CStatus::running && s != CStatus::created)
+  if (s != CStatus::running && s != CStatus::created && !(s == CStatus::paused && o.ignore_paused))
     return Error(Errc::invalid_argument, std::string("cannot exec in container ") + o.id + " in status " + status_name(s));
   TRY_ASSIGN(Spec spec, saved_spec(g, o.id));
   TRY_ASSIGN(Process proc, build_process(spec, o));
