@@ -15,7 +15,10 @@ bool starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
 Status validate_sysctls(const Spec& spec) {
   const Linux& l = spec.linux;
-  for (const auto& [k, v] : l.sysctl) {
+  for (const auto& kv : l.sysctl) {
+    // Plain references: clang 14 (the fuzz build) can't capture structured bindings.
+    const std::string& k = kv.first;
+    const std::string& v = kv.second;
     auto bad = [&](const std::string& why) { return Error(Errc::invalid_input, "linux.sysctl \"" + k + "\": " + why); };
     if (k.empty()) return bad("empty key");
     for (char c : k)

@@ -27,7 +27,11 @@ expect_eq "-v bind" "volume-data" "$(pm run --rm -v "$T/vol:/data:ro" $IMG cat /
 expect_eq "--memory" "67108864" "$(pm run --rm --memory 64m $IMG sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max')"
 expect_eq "--pids-limit" "50" "$(pm run --rm --pids-limit 50 $IMG sh -c 'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max')"
 expect_eq "--cap-drop all" "0000000000000000" "$(pm run --rm --cap-drop all $IMG sh -c 'grep CapEff /proc/self/status | cut -f2')"
-out=$(script -qec "${P[*]} run --rm -it $IMG sh -c 'tty; echo tty-ok'" /dev/null </dev/null)
+# script(1) needs a stdin that stays open while the container runs: under CI
+# stdin is /dev/null, and its EOF would end the pty session at once.
+exec {hold}< <(sleep 120); hold_pid=$!
+out=$(timeout 60 script -qec "${P[*]} run --rm -it $IMG sh -c 'tty; echo tty-ok'" /dev/null <&$hold)
+exec {hold}<&-; kill "$hold_pid" 2>/dev/null || true
 check "-it gets a pty" grep -q "/dev/pts/" <<<"$out"
 check "-it output" grep -q "tty-ok" <<<"$out"
 check "-d" pm run -d --name "$N" $IMG sleep 1000
