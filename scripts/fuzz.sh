@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 [ -d fuzz ] || { echo "fuzz: no targets"; exit 0; }
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE= -DCMAKE_C_FLAGS="-O1 -g0" -DCMAKE_CXX_FLAGS="-O1 -g0" >/dev/null
+  -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_C_FLAGS="-O1 -g0" -DCMAKE_CXX_FLAGS="-O1 -g0" >/dev/null
 ninja -C build-fuzz fuzz_all
 fails=0; n=0
 for t in build-fuzz/bin/fuzz_*; do

@@ -26,6 +26,9 @@ for _ in $(seq 100); do "${C[@]}" version >/dev/null 2>&1 && break; sleep 0.1; d
 make_busybox_rootfs "$T/rootfs"
 N="bc$$"
 NS=berth-test-$$
+# ctr places tasks in /<namespace>/<id>; the runtime removes the task's cgroup
+# (like runc) but the namespace level is ours to remove, after the tasks.
+e2e_on_exit "for d in /sys/fs/cgroup/*/$NS /sys/fs/cgroup/$NS; do [ -d \$d ] && rmdir \$d; done"
 # ctr_run [FLAGS...] -- ID CMD...: --rootfs is a boolean flag, so ours go first.
 ctr_run() {
   local flags=()
