@@ -14,7 +14,8 @@ for t in build-fuzz/bin/fuzz_*; do
   corpus=fuzz/corpus/${name#fuzz_}
   work=$(mktemp -d /tmp/berth-fuzz.XXXXXX)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-  if "$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$work" >"/tmp/$name.log" 2>&1; then
+  mkdir -p /tmp/berth-fuzz-artifacts
+  if "$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -artifact_prefix=/tmp/berth-fuzz-artifacts/"$name"- "$work" >"/tmp/$name.log" 2>&1; then
     echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "/tmp/$name.log" | head -1))"
   else
     echo "fuzz: $name FAILED"; tail -40 "/tmp/$name.log"; fails=$((fails+1))

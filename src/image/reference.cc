@@ -141,7 +141,10 @@ Result<Reference> parse_reference(std::string_view input, ParseReferenceOptions 
     if (!valid_tag(r.tag)) return bad("invalid tag \"" + r.tag.substr(0, 140) + "\"");
   }
   if (s.empty()) return bad("missing repository name");
-  if (is_hex64(s)) return bad("a 64-character hexadecimal string is an image ID, not a repository name");
+  // As distribution/reference does: only a whole input of 64 hex characters is
+  // an image ID; "library/<64 hex>" and "<64 hex>:tag" are valid names (and
+  // the familiar form of the first is the second).
+  if (is_hex64(input)) return bad("a 64-character hexadecimal string is an image ID, not a repository name");
 
   auto slash = s.find('/');
   std::string_view first = s.substr(0, slash);

@@ -31,6 +31,15 @@
 
 namespace berth::layer {
 
+namespace {
+// libarchive may report a failure without a message (found by fuzz_layer_apply:
+// a NULL here crashed the error path).
+const char* archive_err(struct archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "malformed archive";
+}
+}  // namespace
+
 using detail::clean_name;
 using detail::FilePool;
 using detail::remove_tree_at;
@@ -319,7 +328,7 @@ Status Applier::write_file(struct archive* a, struct archive_entry* e, int pfd, 
   for (;;) {
     int r = archive_read_data_block(a, &buf, &len, &off);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return fail(Errc::invalid_input, std::string("read data: ") + archive_error_string(a));
+    if (r < ARCHIVE_WARN) return fail(Errc::invalid_input, std::string("read data: ") + archive_err(a));
     if (off < 0 || off + static_cast<int64_t>(len) > size)
       return fail(Errc::invalid_input, "data beyond the declared size");
     const char* p = static_cast<const char*>(buf);
@@ -474,7 +483,7 @@ Status Applier::pooled_file(struct archive* a, struct archive_entry* e, const st
   for (;;) {
     int r = archive_read_data_block(a, &buf, &len, &off);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return fail(Errc::invalid_input, std::string("read data: ") + archive_error_string(a));
+    if (r < ARCHIVE_WARN) return fail(Errc::invalid_input, std::string("read data: ") + archive_err(a));
     if (off < 0 || off + static_cast<int64_t>(len) > size) return fail(Errc::invalid_input, "data beyond the declared size");
     std::memcpy(j.data.data() + off, buf, len);
   }
@@ -675,7 +684,7 @@ Result<ApplyStats> apply_layer_fd(int blob_fd, const std::string& target, const 
   archive_read_support_format_empty(a.get());
   if (archive_read_open(a.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
     if (ctx.error) return wrap(*ctx.error);
-    return wrap(Error(Errc::invalid_input, std::string("not a tar stream: ") + archive_error_string(a.get())));
+    return wrap(Error(Errc::invalid_input, std::string("not a tar stream: ") + archive_err(a.get())));
   }
   ApplyStats stats;
   for (;;) {
@@ -685,7 +694,7 @@ Result<ApplyStats> apply_layer_fd(int blob_fd, const std::string& target, const 
     if (r < ARCHIVE_WARN) {
       if (ctx.error) return wrap(*ctx.error);
       return wrap(Error(Errc::invalid_input, std::string("entry #") + std::to_string(stats.entries + 1) + ": " +
-                                                 archive_error_string(a.get())));
+                                                 archive_err(a.get())));
     }
     const char* raw = archive_entry_pathname(e);
     if (!raw) raw = archive_entry_pathname_utf8(e);

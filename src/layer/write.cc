@@ -28,6 +28,15 @@
 namespace berth::layer {
 
 namespace {
+// libarchive may report a failure without a message (found by fuzz_layer_apply:
+// a NULL here crashed the error path).
+const char* archive_err(struct archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "malformed archive";
+}
+}  // namespace
+
+namespace {
 
 // Compressor + hashers behind libarchive's write callback.
 class Sink {
@@ -128,7 +137,7 @@ class Writer {
   Status add(int dirfd, const std::string& name, const std::string& rel, const struct stat& st);
   Status header(struct archive_entry* e, const std::string& what) {
     if (archive_write_header(a_, e) < ARCHIVE_WARN)
-      return Error(Errc::io, "write header for \"" + what + "\": " + archive_error_string(a_));
+      return Error(Errc::io, "write header for \"" + what + "\": " + archive_err(a_));
     s_.entries++;
     return Status{};
   }
@@ -252,7 +261,7 @@ Status Writer::add(int dirfd, const std::string& name, const std::string& rel, c
   while (left > 0) {
     TRY_ASSIGN(size_t n, read_full(fd.get(), buf.data(), std::min<int64_t>(left, buf.size())));
     if (n == 0) return Error(Errc::io, rel + ": file shrank while being archived");
-    if (archive_write_data(a_, buf.data(), n) < 0) return Error(Errc::io, "write " + rel + ": " + archive_error_string(a_));
+    if (archive_write_data(a_, buf.data(), n) < 0) return Error(Errc::io, "write " + rel + ": " + archive_err(a_));
     left -= static_cast<int64_t>(n);
   }
   return Status{};
@@ -296,7 +305,7 @@ Result<WriteStats> write_layer(const std::string& dir, int out_fd, const WriteOp
   // No padding to 10 KiB records: the stream ends after the two zero blocks.
   archive_write_set_bytes_per_block(a.get(), 0);
   if (archive_write_open(a.get(), &sink, nullptr, write_cb, nullptr) != ARCHIVE_OK)
-    return Error(Errc::internal, std::string("tar writer: ") + archive_error_string(a.get()));
+    return Error(Errc::internal, std::string("tar writer: ") + archive_err(a.get()));
   WriteStats stats;
   Writer w(a.get(), o, stats);
   if (auto s = w.walk(root.get(), ""); !s) {
@@ -305,7 +314,7 @@ Result<WriteStats> write_layer(const std::string& dir, int out_fd, const WriteOp
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
     if (sink.error) return sink.error->wrap("write layer of " + dir);
-    return Error(Errc::io, "write layer of " + dir + ": " + archive_error_string(a.get()));
+    return Error(Errc::io, "write layer of " + dir + ": " + archive_err(a.get()));
   }
   TRY(sink.write(nullptr, 0, true));
   sink.fill(stats);

@@ -91,3 +91,16 @@ TEST(Platform, SelectFromIndex) {
   EXPECT_NE(miss.error().message.find("available: linux/arm/v6, linux/arm/v7, linux/arm64, linux/amd64"), std::string::npos)
       << miss.error().message;
 }
+
+// Found by fuzz_image_reference: only a whole input of 64 hex characters is an
+// image ID (distribution/reference); "library/<hex>" round-trips through its
+// familiar form "<hex>:latest".
+TEST(Reference, Hex64OnlyRefusedAsWholeInput) {
+  std::string hex(64, 'e');
+  EXPECT_FALSE(parse_reference(hex).ok());
+  auto r = parse_reference("library/" + hex);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  auto fam = parse_reference(r->familiar());
+  ASSERT_TRUE(fam.ok()) << fam.error().str();
+  EXPECT_EQ(fam->str(), r->str());
+}
