@@ -134,7 +134,7 @@ bool path_exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-static Status remove_at(int dirfd, const char* name, dev_t dev) {
+Status remove_tree_at(int dirfd, const char* name, dev_t dev) {
   struct stat st;
   if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return Status{};
@@ -154,7 +154,7 @@ static Status remove_at(int dirfd, const char* name, dev_t dev) {
     Status st_out;
     while (struct dirent* e = ::readdir(d)) {
       if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-      if (auto s = remove_at(::dirfd(d), e->d_name, dev); !s) {
+      if (auto s = remove_tree_at(::dirfd(d), e->d_name, dev); !s) {
         st_out = std::move(s);
         break;
       }
@@ -175,7 +175,7 @@ Status remove_all(const std::string& path) {
   UniqueFd pfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!pfd) return sys_error("open " + parent);
   std::string base = path.substr(path.find_last_of('/') + 1);
-  if (auto s = remove_at(pfd.get(), base.c_str(), st.st_dev); !s) return std::move(s).error().wrap("remove " + path);
+  if (auto s = remove_tree_at(pfd.get(), base.c_str(), st.st_dev); !s) return std::move(s).error().wrap("remove " + path);
   return Status{};
 }
 

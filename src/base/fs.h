@@ -25,6 +25,9 @@ Result<std::string> read_file(const std::string& path, uint64_t limit = 64ull <<
 bool path_exists(const std::string& path);
 // rm -rf that never follows symlinks and never crosses into another mount.
 Status remove_all(const std::string& path);
+// The same for `name` inside dirfd; `dev` is the device the walk must stay on.
+// Directories are made writable first, so unprivileged callers can empty 0555 dirs.
+Status remove_tree_at(int dirfd, const char* name, dev_t dev);
 std::string path_join(std::string_view a, std::string_view b);
 std::string dirname_of(const std::string& path);
 // A process-unique name for temp files: "<prefix>.<pid>.<random>".

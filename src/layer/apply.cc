@@ -42,7 +42,7 @@ const char* archive_err(struct archive* a) {
 
 using detail::clean_name;
 using detail::FilePool;
-using detail::remove_tree_at;
+using berth::remove_tree_at;  // base/fs.h
 using detail::Root;
 using detail::TarStream;
 

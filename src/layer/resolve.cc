@@ -142,35 +142,4 @@ Result<std::string> clean_name(std::string_view raw) {
   return out;
 }
 
-Status remove_tree_at(int dirfd, const char* name, dev_t dev) {
-  struct stat st;
-  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return errno == ENOENT ? Status{} : sys_error(std::string("stat ") + name);
-  if (!S_ISDIR(st.st_mode)) {
-    if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) return sys_error(std::string("unlink ") + name);
-    return Status{};
-  }
-  if (st.st_dev != dev) return Error(Errc::busy, std::string("remove ") + name + ": is a mount point");
-  int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return sys_error(std::string("open ") + name);
-  (void)::fchmod(fd, 0700);  // unprivileged callers must still be able to empty a 0555 dir
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return sys_error(std::string("opendir ") + name);
-  }
-  Status out;
-  while (struct dirent* e = ::readdir(d)) {
-    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-    if (auto s = remove_tree_at(::dirfd(d), e->d_name, dev); !s) {
-      out = std::move(s);
-      break;
-    }
-  }
-  ::closedir(d);
-  if (!out) return out;
-  if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return sys_error(std::string("rmdir ") + name);
-  return Status{};
-}
-
 }  // namespace berth::layer::detail

@@ -42,7 +42,5 @@ class Root {
 // ".." components and empty names. "" means the root.
 Result<std::string> clean_name(std::string_view raw);
 
-// rm -rf of `name` in dirfd: never follows symlinks, never leaves the device.
-Status remove_tree_at(int dirfd, const char* name, dev_t dev);
 
 }  // namespace berth::layer::detail
