@@ -81,7 +81,6 @@ Result<FileTail> FileTail::open(const std::string& path, bool rotated, bool at_e
       t.older_.push_front(std::move(f));  // higher index = older = read first
     }
   }
-  t.watch();
   return t;
 }
 

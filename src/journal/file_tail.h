@@ -36,6 +36,9 @@ class FileTail {
   // Hands each complete line (without '\n') available now to on_line, in
   // order, following rotations; stops early when on_line returns false.
   Status poll(const std::function<bool(std::string_view)>& on_line);
+  // Sets up the inotify watch wait() sleeps on; call before the first poll()
+  // so no change after it goes unnoticed. Without it wait() just sleeps.
+  void watch();
   // Sleeps until the directory reports a change to our files, or timeout.
   void wait(int timeout_ms);
 
@@ -43,6 +46,7 @@ class FileTail {
   int current_fd() const { return cur_.fd.get(); }
   // Drops older files and continues the current one at `off` (a line start).
   void seek_current(uint64_t off);
+  bool has_older() const { return !older_.empty(); }
 
  private:
   struct File {
@@ -54,7 +58,6 @@ class FileTail {
   explicit FileTail(std::string path) : path_(std::move(path)) {}
   Result<bool> drain(File& f, const std::function<bool(std::string_view)>& on_line);
   Status rotated_to(File next);
-  void watch();
 
   std::string path_, base_;
   File cur_;
