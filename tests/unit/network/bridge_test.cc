@@ -22,13 +22,19 @@ class Bridge : public ::testing::Test {
     net_.subnet = "10.231." + std::to_string(n) + ".0/24";
     net_.state_dir = scratch_.state_dir();
     prefix_ = "10.231." + std::to_string(n) + ".";
-    before_ = nettest::iptables_lines();
+    // A run killed by a signal could not clean up: remove what it may have
+    // left (rules named after these containers, the bridge) before starting.
+    for (const char* id : {"cta", "ctb", "ctp", "ctq", "ctg", "ctc", "ctf"}) (void)detach(net_, id, "");
+    DeleteBridge();
+  }
+  void DeleteBridge() {
+    std::string cmd = "ip link del " + net_.bridge + " 2>/dev/null";
+    (void)::system(cmd.c_str());
   }
   void TearDown() override {
     if (n_ < 0) return;
     for (const auto& [id, ns] : attached_) (void)detach(net_, id, ns);
-    std::string cmd = "ip link del " + net_.bridge + " 2>/dev/null";
-    (void)::system(cmd.c_str());
+    DeleteBridge();
   }
   // attach, remembering it for teardown.
   Result<Attachment> Attach(const std::string& id, const std::string& ns, std::vector<PortMapping> ports = {}) {
@@ -43,7 +49,6 @@ class Bridge : public ::testing::Test {
   nettest::Scratch scratch_;
   BridgeNetwork net_;
   std::string prefix_;
-  std::set<std::string> before_;
   std::vector<std::pair<std::string, std::string>> attached_;
 };
 
