@@ -19,6 +19,7 @@ using nlohmann::json;
 constexpr unsigned long kNsfsMagic = 0x6e736673;  // linux/magic.h NSFS_MAGIC
 constexpr const char* kIfname = "eth0";
 constexpr const char* kCacheKind = "berthCniCacheV1";
+constexpr size_t kMaxPorts = 4096;
 
 bool valid_ifname(std::string_view n) {
   if (n.empty() || n.size() > 15) return false;
@@ -249,6 +250,11 @@ Result<Attachment> attach(const BridgeNetwork& net, const std::string& container
     return Error(Errc::invalid_argument, "container id \"" + container_id.substr(0, 80) + "\" is not a CNI container id");
   TRY_ASSIGN(json list, conflist(net));
   if (!is_netns(netns_path)) return Error(Errc::invalid_argument, "attach " + container_id + ": " + netns_path + " is not a network namespace");
+  // Each mapping is a few iptables rules; tens of thousands would take minutes
+  // to install and to remove.
+  if (ports.size() > kMaxPorts)
+    return Error(Errc::limit, "attach " + container_id + ": " + std::to_string(ports.size()) +
+                                  " published ports, at most " + std::to_string(kMaxPorts));
   for (const auto& p : ports)
     if (p.container_port == 0 || (p.protocol != "tcp" && p.protocol != "udp" && p.protocol != "sctp"))
       return Error(Errc::invalid_argument, "attach " + container_id + ": invalid port mapping");

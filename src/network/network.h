@@ -100,7 +100,7 @@ struct Attachment {
 Result<nlohmann::json> conflist(const BridgeNetwork& net);
 
 // Connects the namespace at netns_path to the bridge as eth0 (CNI ADD), with
-// ports published through portmap. container_id must match the CNI rule
+// ports published through portmap (at most 4096 mappings). container_id must match the CNI rule
 // ^[A-Za-z0-9][A-Za-z0-9_.-]*$. The final result is cached under
 // state_dir/results for detach.
 Result<Attachment> attach(const BridgeNetwork& net, const std::string& container_id,

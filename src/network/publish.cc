@@ -3,6 +3,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <set>
+#include <tuple>
+
 #include "base/fd.h"
 #include "network/cni.h"
 #include "network/network.h"
@@ -93,6 +96,8 @@ Result<std::vector<PortMapping>> parse_publish(std::string_view flag) {
 
 Result<std::vector<PortMapping>> publish_all(const std::vector<std::string>& exposed) {
   std::vector<PortMapping> out;
+  // An image may EXPOSE 1-65535: duplicates are found by key, not by scanning.
+  std::set<std::tuple<uint16_t, std::string>> seen;
   for (const auto& e : exposed) {
     std::string_view s = e;
     std::string proto = "tcp";
@@ -104,10 +109,8 @@ Result<std::vector<PortMapping>> publish_all(const std::vector<std::string>& exp
     if (!valid_protocol(proto) || !parse_range(s, &p1, &p2))
       return Error(Errc::invalid_input, "exposed port \"" + e.substr(0, 80) + "\" is not port[-port][/tcp|udp|sctp]");
     for (uint32_t p = p1; p <= p2; ++p) {
-      PortMapping m{"", 0, static_cast<uint16_t>(p), proto};
-      bool dup = false;
-      for (const auto& o : out) dup |= o == m;
-      if (!dup) out.push_back(m);
+      if (seen.emplace(static_cast<uint16_t>(p), proto).second)
+        out.push_back(PortMapping{"", 0, static_cast<uint16_t>(p), proto});
     }
   }
   return out;
