@@ -226,7 +226,7 @@ Status copy_out_tar(const std::string& rootfs, const std::string& ctr_path, int 
   TRY_ASSIGN(Root root, Root::open(rootfs, o.force_walk_resolver));
   TRY_ASSIGN(Source src, container_source(root, ctr_path, o));
   TRY_ASSIGN(auto sink, copy_detail::TarSink::open(out_fd));
-  return copy_detail::walk(src.fd.get(), src.contents ? "" : src.name, *sink);
+  return copy_detail::walk(src.fd.get(), src.contents ? "." : src.name, *sink);
 }
 
 Status copy_in_tar(int in_fd, const std::string& rootfs, const std::string& ctr_dest, const CopyOptions& o) {
