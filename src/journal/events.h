@@ -42,7 +42,8 @@ struct Event {
   int64_t time_ns = 0;                             // 0: now, when appended
 };
 
-Status append_event(const std::string& path, Event e);
+// `max_bytes` is the rotation threshold (tests use small ones).
+Status append_event(const std::string& path, Event e, uint64_t max_bytes = kEventsMaxBytes);
 
 struct EventFilter {
   int64_t since_ns = 0;  // events at or after; 0: from the start (read) / from now (follow)

@@ -18,13 +18,14 @@ bool in_range(const Event& e, const EventFilter& f) {
 
 }  // namespace
 
-Status append_event(const std::string& path, Event e) {
+Status append_event(const std::string& path, Event e, uint64_t max_bytes) {
   if (e.type.empty() || e.action.empty())
     return Error(Errc::invalid_argument, "event for " + path + ": type and action are required");
   // Retries cover another process rotating the file while we waited for
   // its lock; a bound keeps a pathological loop from spinning forever.
   for (int attempt = 0; attempt < 64; ++attempt) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    // Read access too: the last byte tells whether a crash left a torn line.
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
     if (!fd) return sys_error("open event journal " + path);
     while (::flock(fd.get(), LOCK_EX) != 0) {
       if (errno != EINTR) return sys_error("lock event journal " + path);
@@ -38,13 +39,14 @@ Status append_event(const std::string& path, Event e) {
     std::string line;
     if (fst.st_size > 0) {
       char last = '\n';
-      if (::pread(fd.get(), &last, 1, fst.st_size - 1) == 1 && last != '\n') line.push_back('\n');  // close a torn line
+      if (::pread(fd.get(), &last, 1, fst.st_size - 1) != 1) return sys_error("read event journal " + path);
+      if (last != '\n') line.push_back('\n');  // close off a torn line
     }
     line += event_json(e);
     line += '\n';
     if (line.size() > kMaxEventLine)
       return Error(Errc::limit, "event " + e.type + " " + e.action + " " + e.id + ": line over 256 KiB");
-    if (fst.st_size > 0 && static_cast<uint64_t>(fst.st_size) + line.size() > kEventsMaxBytes) {
+    if (fst.st_size > 0 && static_cast<uint64_t>(fst.st_size) + line.size() > max_bytes) {
       if (::rename(path.c_str(), (path + ".1").c_str()) != 0) return sys_error("rotate event journal " + path);
       continue;
     }

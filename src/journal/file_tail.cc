@@ -62,6 +62,15 @@ Result<FileTail> FileTail::open(const std::string& path, bool rotated, bool at_e
       if (::pread(t.cur_.fd.get(), &last, 1, cur.st.st_size - 1) == 1 && last != '\n') t.skipping_ = true;
     }
   }
+  if (at_end && !t.cur_.fd) {
+    // Nothing current yet: what a rotation already left behind is old news.
+    TRY_ASSIGN(Opened o, open_ro(path + ".1"));
+    if (o.fd) {
+      t.have_last_ = true;
+      t.last_dev_ = o.st.st_dev;
+      t.last_ino_ = o.st.st_ino;
+    }
+  }
   if (rotated && !at_end) {
     int misses = 0;
     for (int i = 1; i <= kMaxRotated && misses < 2; ++i) {
@@ -174,9 +183,15 @@ Result<bool> FileTail::drain(File& f, const std::function<bool(std::string_view)
 
 Status FileTail::rotated_to(File next) {
   if (cur_.fd) {
+    have_last_ = true;
+    last_dev_ = cur_.dev;
+    last_ino_ = cur_.ino;
+  }
+  {
     // Files renamed between the one we finished and the new current one: the
-    // writer outran us by more than one rotation. Anything it already
-    // deleted is gone; everything still on disk is read, in order.
+    // writer outran us by more than one rotation (or rotated before we first
+    // saw the name). Anything it already deleted is gone; everything still
+    // on disk is read, in order.
     struct Rot {
       int idx;
       File f;
@@ -190,7 +205,7 @@ Status FileTail::rotated_to(File next) {
         continue;
       }
       misses = 0;
-      if (o.st.st_ino == cur_.ino && o.st.st_dev == cur_.dev) {
+      if (have_last_ && o.st.st_ino == last_ino_ && o.st.st_dev == last_dev_) {
         a = i;
         continue;
       }
@@ -218,6 +233,9 @@ Status FileTail::poll(const std::function<bool(std::string_view)>& on_line) {
     while (!older_.empty()) {
       File f = std::move(older_.front());
       older_.pop_front();
+      have_last_ = true;
+      last_dev_ = f.dev;
+      last_ino_ = f.ino;
       TRY_ASSIGN(bool go, drain(f, on_line));
       carry_.clear();  // an unterminated line in a rotated file never completes
       skipping_ = false;

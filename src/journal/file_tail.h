@@ -62,6 +62,11 @@ class FileTail {
   std::string path_, base_;
   File cur_;
   std::deque<File> older_;  // to read before cur_, oldest first
+  // The newest file read so far when cur_ is not open yet (the name was
+  // missing): where to resume once the name appears. None: read all.
+  bool have_last_ = false;
+  dev_t last_dev_ = 0;
+  ino_t last_ino_ = 0;
   std::string carry_;       // an incomplete last line of cur_
   bool skipping_ = false;   // dropping an over-long line up to its newline
   UniqueFd inotify_;
