@@ -14,6 +14,9 @@
 namespace berth::engine {
 
 using copy_detail::clean_in_root;
+using copy_detail::Found;
+using copy_detail::open_found;
+using copy_detail::resolve;
 using copy_detail::leaf_of;
 using copy_detail::Owners;
 using copy_detail::parent_of;
@@ -43,62 +46,6 @@ std::string who(const CopyOptions& o) { return o.container.empty() ? "the contai
 
 Error not_found_in(const std::string& path, const CopyOptions& o) {
   return Error(Errc::not_found, "Could not find the file " + path + " in container " + who(o));
-}
-
-// What a container path names, resolved inside the root. `parent` is an
-// O_PATH fd of the directory holding `leaf` (valid when parent_ok), and rel
-// the cleaned in-root path after following symlinks as asked.
-struct Found {
-  std::string rel;
-  UniqueFd parent;
-  bool parent_ok = false;
-  bool exists = false;
-  struct stat st {};
-};
-
-Result<Found> resolve(const Root& root, std::string rel, bool follow_final) {
-  for (int hops = 0; hops <= 40; hops++) {
-    Found f;
-    f.rel = rel;
-    if (rel.empty()) {  // "/" itself
-      f.parent.reset(root.open_dir(""));
-      if (!f.parent) return sys_error("open the rootfs");
-      if (::fstat(f.parent.get(), &f.st) != 0) return sys_error("stat the rootfs");
-      f.parent_ok = f.exists = true;
-      return f;
-    }
-    int p = root.open_dir(parent_of(rel));
-    if (p < 0) {
-      if (p == -ENOENT || p == -ENOTDIR) return f;  // neither it nor its parent exists
-      return Error(Errc::io, "resolve /" + parent_of(rel) + " inside the rootfs", -p);
-    }
-    f.parent.reset(p);
-    f.parent_ok = true;
-    std::string lf = leaf_of(rel);
-    if (::fstatat(p, lf.c_str(), &f.st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) return f;
-      return sys_error("stat /" + rel);
-    }
-    f.exists = true;
-    if (!follow_final || !S_ISLNK(f.st.st_mode)) return f;
-    char buf[4096];
-    ssize_t n = ::readlinkat(p, lf.c_str(), buf, sizeof buf);
-    if (n < 0) return sys_error("readlink /" + rel);
-    if (static_cast<size_t>(n) >= sizeof buf) return Error(Errc::limit, "/" + rel + ": symlink target too long");
-    std::string target(buf, static_cast<size_t>(n));
-    // As the container sees it: absolute targets start at the rootfs.
-    rel = clean_in_root(target[0] == '/' ? target : parent_of(rel) + "/" + target);
-  }
-  return Error(Errc::invalid_argument, "/" + rel + ": too many levels of symbolic links", ELOOP);
-}
-
-// The object itself, not followed: what stat said may have been swapped since,
-// so callers decide on what this fd is.
-Result<UniqueFd> open_found(const Found& f) {
-  UniqueFd fd(f.rel.empty() ? ::fcntl(f.parent.get(), F_DUPFD_CLOEXEC, 0)
-                            : ::openat(f.parent.get(), leaf_of(f.rel).c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return sys_error("open /" + f.rel);
-  return fd;
 }
 
 // The source side of copy_out/copy_out_tar: an O_PATH fd and the name the

@@ -122,6 +122,22 @@ struct TarLimits {
 };
 Status read_tar(int in_fd, Sink& sink, const TarLimits& limits = {});
 
+// What a container path names, resolved inside the root. `parent` is an
+// O_PATH fd of the directory holding leaf_of(rel) (valid when parent_ok), and
+// rel the cleaned in-root path after following a final symlink if asked
+// (inside the root: absolute targets start at it).
+struct Found {
+  std::string rel;
+  UniqueFd parent;
+  bool parent_ok = false;
+  bool exists = false;
+  struct stat st {};
+};
+Result<Found> resolve(const layer::detail::Root& root, std::string rel, bool follow_final);
+// The object itself, not followed: what stat said may have been swapped since,
+// so callers decide on what this fd is.
+Result<UniqueFd> open_found(const Found& f);
+
 // Lexical path helpers for container paths: "/a//b/./c/" -> "a/b/c"; ".."
 // clamps at the root (as filepath.Clean("/" + p) does for Docker).
 std::string clean_in_root(std::string_view p);
