@@ -3,8 +3,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-
 #include "journal/time.h"
 
 namespace berth::journal {
@@ -169,21 +167,6 @@ bool parse_event_line(std::string_view line, Event& out) {
   } catch (...) {
     return false;  // nothing a journal line holds may escape as an exception
   }
-}
-
-std::vector<Record> merge_records(std::vector<Event> events, std::vector<ContainerLog> logs) {
-  std::vector<Record> v;
-  v.reserve(events.size() + logs.size());
-  for (auto& e : events) {
-    int64_t t = e.time_ns;
-    v.push_back(Record{t, std::move(e)});
-  }
-  for (auto& l : logs) {
-    int64_t t = l.entry.time_ns;
-    v.push_back(Record{t, std::move(l)});
-  }
-  std::stable_sort(v.begin(), v.end(), [](const Record& a, const Record& b) { return a.time_ns < b.time_ns; });
-  return v;
 }
 
 }  // namespace berth::journal

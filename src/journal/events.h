@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -86,5 +87,22 @@ struct Record {
 };
 // Ordered by time; equal times keep their input order, events first.
 std::vector<Record> merge_records(std::vector<Event> events, std::vector<ContainerLog> logs);
+
+// `berth events --logs` live: the matching events and the given containers'
+// log entries since f.since_ns (without since: from now on), then whatever
+// is appended to any of them, until emit returns false, finished() is true
+// (after a last drain) or the clock passes f.until_ns. Each batch read
+// together is emitted in time order; batches follow each other as they
+// arrive. `log_for` is asked about every matching event: returning a
+// LogSource starts following that container's log too (a container created
+// after the command started); asked again for a container already followed
+// it is not called.
+struct LogSource {
+  std::string container_id;
+  std::string path;
+};
+Status follow_records(const std::string& events_path, const EventFilter& f, const std::vector<LogSource>& logs,
+                      const std::function<std::optional<LogSource>(const Event&)>& log_for,
+                      const std::function<bool(const Record&)>& emit, const std::function<bool()>& finished);
 
 }  // namespace berth::journal
