@@ -442,7 +442,7 @@ Status read_tar(int in_fd, Sink& sink, const TarLimits& lim) {
   if (archive_read_open_fd(a.get(), in_fd, 1 << 16) != ARCHIVE_OK)
     return Error(Errc::invalid_input, std::string("not a tar stream: ") + archive_err(a.get()));
   std::unordered_set<std::string> created;
-  uint64_t count = 0;
+  uint64_t count = 0, bytes = 0;
   for (;;) {
     struct archive_entry* ae;
     int r = archive_read_next_header(a.get(), &ae);
@@ -496,6 +496,9 @@ Status read_tar(int in_fd, Sink& sink, const TarLimits& lim) {
     if (S_ISREG(e.st.st_mode) && !e.hardlink) {
       int64_t size = archive_entry_size(ae);
       if (size < 0) return Error(Errc::invalid_input, shown + ": negative size");
+      if (static_cast<uint64_t>(size) > lim.max_bytes - bytes)
+        return Error(Errc::limit, shown + ": more than " + std::to_string(lim.max_bytes) + " bytes of file data");
+      bytes += static_cast<uint64_t>(size);
       struct archive* ap = a.get();
       e.data = [ap, size](const ChunkFn& out) -> Status {
         static const char zeros[65536] = {};

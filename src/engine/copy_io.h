@@ -22,6 +22,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -119,6 +120,7 @@ Status walk(int top, const std::string& top_name, Sink& sink);
 struct TarLimits {
   uint64_t max_entries = 1'000'000;
   size_t max_path = 4095;
+  uint64_t max_bytes = UINT64_MAX;  // regular file data, after decompression
 };
 Status read_tar(int in_fd, Sink& sink, const TarLimits& limits = {});
 
