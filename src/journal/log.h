@@ -85,6 +85,8 @@ class LogWriter {
   uint64_t size_ = 0;
   Pending pending_[2];
   std::string batch_;
+  std::string stamp_;  // the formatted time of stamp_ns_
+  int64_t stamp_ns_ = 0;
 };
 
 struct LogEntry {

@@ -8,6 +8,9 @@
 #include "journal/time.h"
 
 namespace berth::journal {
+namespace {
+constexpr size_t kMaxBatch = 64 * 1024;
+}  // namespace
 
 Result<LogWriter> LogWriter::open(const std::string& path, LogLimits limits) {
   // 0640: a container's output may hold secrets; the group is for log shippers.
@@ -33,7 +36,16 @@ Status LogWriter::add_record(int64_t t, Stream s, bool partial, std::string_view
     TRY(write_batch());
     TRY(rotate());
   }
-  append_rfc3339nano(batch_, t);
+  // A pipe chunk of tiny lines grows ~40x in records: write in slices so
+  // the monitor's memory stays small (its RSS budget is 1 MiB).
+  if (batch_.size() + len > kMaxBatch && !batch_.empty()) TRY(write_batch());
+  // Every line of one chunk shares its arrival time: format it once.
+  if (t != stamp_ns_ || stamp_.empty()) {
+    stamp_.clear();
+    append_rfc3339nano(stamp_, t);
+    stamp_ns_ = t;
+  }
+  batch_.append(stamp_);
   batch_.append(s == Stream::err ? " stderr " : " stdout ");
   batch_.append(partial ? "P " : "F ");
   batch_.append(content);
