@@ -41,7 +41,7 @@ inline constexpr size_t kMaxJoined = 1024 * 1024;
 
 struct LogLimits {
   uint64_t max_bytes = 10u << 20;  // per file; 0: never rotate
-  int max_files = 2;               // including the current file; <= 1: rotation truncates
+  int max_files = 2;               // including the current file; <= 1: rotation unlinks it
 };
 
 class LogWriter {
