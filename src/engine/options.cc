@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cmath>
@@ -337,6 +338,19 @@ Status check_ip(std::string_view s, std::string_view flag) {
   unsigned char buf[16];
   if (inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1) return {};
   return bad(flag, s, "not an IP address");
+}
+
+Status check_expose(std::string_view s) {
+  std::string_view ports = s.substr(0, s.find('/'));
+  if (ports.size() < s.size()) {
+    std::string_view proto = s.substr(ports.size() + 1);
+    if (proto != "tcp" && proto != "udp" && proto != "sctp") return bad("--expose", s, "unknown protocol " + quote(proto));
+  }
+  size_t dash = ports.find('-');
+  auto lo = detail::parse_int(ports.substr(0, dash));
+  auto hi = dash == std::string_view::npos ? lo : detail::parse_int(ports.substr(dash + 1));
+  if (!lo || !hi || *lo < 1 || *hi > 65535 || *lo > *hi) return bad("--expose", s, "expected port[-port][/proto]");
+  return {};
 }
 
 Status check_add_host(std::string_view s) {

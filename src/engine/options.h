@@ -87,6 +87,7 @@ struct RunOptions {
   std::vector<MountRequest> mounts;  // -v, --mount, --tmpfs in command-line order
   std::vector<std::string> publish;  // raw -p values; the network library parses them
   bool publish_all = false;
+  std::vector<std::string> expose;  // --expose "80", "53/udp", "8000-8010/tcp"
   std::string network = "bridge";  // bridge | none | host
   std::vector<std::string> dns, dns_search, dns_option, add_host;
 
@@ -162,6 +163,9 @@ Result<PullPolicy> parse_pull(std::string_view s);
 Status check_add_host(std::string_view s);
 // --dns: an IP address.
 Status check_ip(std::string_view s, std::string_view flag);
+
+// --expose: "port[-port][/tcp|udp|sctp]".
+Status check_expose(std::string_view s);
 
 // Cross-field rules; run after every flag is in.
 Status check_run_options(const RunOptions& o);

@@ -202,6 +202,7 @@ json to_json(const RunOptions& o) {
       {"mounts", std::move(mounts)},
       {"publish", o.publish},
       {"publish_all", o.publish_all},
+      {"expose", o.expose},
       {"network", o.network},
       {"dns", o.dns},
       {"dns_search", o.dns_search},
@@ -290,6 +291,7 @@ Result<RunOptions> run_options_from_json(const json& j) {
       }
     get("publish", o.publish);
     get("publish_all", o.publish_all);
+    get("expose", o.expose);
     get("network", o.network);
     get("dns", o.dns);
     get("dns_search", o.dns_search);
