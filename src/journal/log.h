@@ -138,6 +138,8 @@ class LogJoiner {
   void push(const LogRecord& r, const std::function<void(LogEntry&&)>& out);
   // Emits entries still waiting for their F record, marked partial_at_end.
   void finish(const std::function<void(LogEntry&&)>& out);
+  // Whether a stream has P records waiting for their F record.
+  bool joining(Stream s) const { return active_[static_cast<int>(s)]; }
 
  private:
   LogEntry pending_[2];

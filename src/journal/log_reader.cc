@@ -86,7 +86,12 @@ Result<bool> tail_window(FileTail& t, const LogQuery& q, bool follow, Initial& i
       }
     }
     if (!follow) j.finish(out);
-    if (static_cast<int64_t>(es.size()) < q.tail && start > 0) continue;
+    if (start > 0) {
+      if (static_cast<int64_t>(es.size()) < q.tail) continue;
+      // Following: a line still being joined at the end, whose first record
+      // in the window may not be its first, would be shown without its head.
+      if (follow && ((drop[0] && j.joining(Stream::out)) || (drop[1] && j.joining(Stream::err)))) continue;
+    }
     if (static_cast<int64_t>(es.size()) < q.tail && t.has_older()) return false;
     init.entries.assign(std::make_move_iterator(es.begin()), std::make_move_iterator(es.end()));
     init.joiner = std::move(j);

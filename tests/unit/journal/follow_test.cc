@@ -198,3 +198,38 @@ TEST_F(Follow, WaitsForALogNotCreatedYetAndTailZeroShowsOnlyNew) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(got, (std::vector<std::string>{"third"}));
 }
+
+TEST_F(Follow, TailWindowNeverCutsTheHeadOfALineStillBeingWritten) {
+  const std::string p = path("ctr.log");
+  std::string big;
+  for (int i = 0; i < 200000; ++i) big.push_back(static_cast<char>('A' + i % 26));
+  {
+    auto w = LogWriter::open(p, {.max_bytes = 0});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->write(Stream::out, big).ok());  // P records, far more than one tail window
+    ASSERT_TRUE(w->flush(false).ok());
+    ASSERT_TRUE(w->write(Stream::err, "e1\ne2\n").ok());
+  }
+  std::atomic<bool> started{false}, done{false};
+  std::thread writer([&] {
+    while (!started) std::this_thread::yield();
+    auto w = LogWriter::open(p, {.max_bytes = 0});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->write(Stream::out, "\n").ok());  // the long line ends
+    done = true;
+  });
+  std::vector<LogEntry> got;
+  Status st = follow_log(
+      p, {.tail = 1}, [&](const LogEntry& e) { got.push_back(e); return true; },
+      [&] {
+        started = true;
+        return done.load();
+      });
+  writer.join();
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].text, "e2");
+  EXPECT_EQ(got[1].text.size(), big.size());
+  EXPECT_TRUE(got[1].text == big);
+  EXPECT_FALSE(got[1].partial_at_end);
+}
