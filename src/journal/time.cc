@@ -237,8 +237,9 @@ Result<int64_t> parse_duration(std::string_view s) {
     bool any = false, overflow = false;
     for (; i < in.size() && in[i] >= '0' && in[i] <= '9'; ++i) {
       any = true;
-      if (whole > (kMax - 9) / 10) overflow = true;
-      else whole = whole * 10 + static_cast<uint64_t>(in[i] - '0');
+      uint64_t d = static_cast<uint64_t>(in[i] - '0');
+      if (whole > (kMax - d) / 10) overflow = true;
+      else whole = whole * 10 + d;
     }
     uint64_t frac = 0, frac_scale = 1;
     if (i < in.size() && in[i] == '.') {
