@@ -115,6 +115,8 @@ Result<engine::RunOptions> to_run_options(const RunFlags& f) {
   if (rest.empty() && f.app) rest = f.app->remaining();
   if (!rest.empty() && rest[0] == "--") rest.erase(rest.begin());
   if (rest.empty()) return Error(Errc::invalid_argument, "requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
+  // prefix_command passes an unknown flag through as if it were the image.
+  if (rest[0].size() > 1 && rest[0][0] == '-') return Error(Errc::invalid_argument, "unknown flag: " + rest[0]);
   o.image = rest[0];
   o.cmd.assign(rest.begin() + 1, rest.end());
 
