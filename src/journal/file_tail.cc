@@ -132,13 +132,6 @@ void FileTail::wait(int timeout_ms) {
   }
 }
 
-void FileTail::clear_notifications() {
-  if (!inotify_) return;
-  alignas(struct inotify_event) char buf[8192];
-  while (::read(inotify_.get(), buf, sizeof buf) > 0) {
-  }
-}
-
 void FileTail::seek_current(uint64_t off) {
   older_.clear();
   cur_.off = off;

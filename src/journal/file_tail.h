@@ -41,9 +41,6 @@ class FileTail {
   void watch();
   // Sleeps until the directory reports a change to our files, or timeout.
   void wait(int timeout_ms);
-  // For waiting on several tails at once: poll() these fds, then clear.
-  int notify_fd() const { return inotify_.get(); }
-  void clear_notifications();
 
   // The current file (for tail windows): -1 when it does not exist yet.
   int current_fd() const { return cur_.fd.get(); }

@@ -1,5 +1,6 @@
 // Events and container logs in one stream: `berth events --logs`.
 #include <poll.h>
+#include <sys/inotify.h>
 
 #include <algorithm>
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "journal/events.h"
 #include "journal/file_tail.h"
+#include "base/fs.h"
 #include "journal/time.h"
 
 namespace berth::journal {
@@ -51,14 +53,25 @@ Status follow_records(const std::string& events_path, const EventFilter& f, cons
   const int64_t since = from_now ? now_ns() : f.since_ns;
   auto in_range = [&](int64_t t) { return t >= since && (f.until_ns == 0 || t <= f.until_ns); };
 
+  // One inotify instance for all the directories: a per-file instance each
+  // would run into fs.inotify.max_user_instances (128) with many containers.
+  // Without it (or a watch) the loop still polls every 250 ms.
+  UniqueFd notify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  std::set<std::string> watched;
+  auto watch_dir = [&](const std::string& file) {
+    std::string dir = dirname_of(file);
+    if (!notify || !watched.insert(dir).second) return;
+    (void)::inotify_add_watch(notify.get(), dir.c_str(),
+                              IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE);
+  };
+  watch_dir(events_path);
   TRY_ASSIGN(FileTail ev_tail, FileTail::open(events_path, !from_now, from_now));
-  ev_tail.watch();
   std::vector<std::unique_ptr<LogTail>> tails;
   std::set<std::string> followed;
   auto add_log = [&](const LogSource& s, bool at_end) -> Status {
     if (!followed.insert(s.container_id).second) return Status{};
+    watch_dir(s.path);
     TRY_ASSIGN(FileTail t, FileTail::open(s.path, !at_end, at_end));
-    t.watch();
     tails.push_back(std::make_unique<LogTail>(LogTail{s.container_id, std::move(t), LogJoiner{}}));
     return Status{};
   };
@@ -101,14 +114,15 @@ Status follow_records(const std::string& events_path, const EventFilter& f, cons
     }
     flush_batch();
     if (stop || fin) return Status{};
-    // Sleep until any of the files changes, or 250 ms to re-check finished().
-    std::vector<struct pollfd> fds;
-    if (ev_tail.notify_fd() >= 0) fds.push_back({ev_tail.notify_fd(), POLLIN, 0});
-    for (auto& lt : tails)
-      if (lt->tail.notify_fd() >= 0) fds.push_back({lt->tail.notify_fd(), POLLIN, 0});
-    ::poll(fds.data(), fds.size(), 250);
-    ev_tail.clear_notifications();
-    for (auto& lt : tails) lt->tail.clear_notifications();
+    // Sleep until anything in those directories changes, or 250 ms to
+    // re-check finished(); spurious wakeups only cost a poll of each file.
+    struct pollfd p = {notify.get(), POLLIN, 0};
+    ::poll(notify ? &p : nullptr, notify ? 1 : 0, 250);
+    if (notify) {
+      alignas(struct inotify_event) char buf[8192];
+      while (::read(notify.get(), buf, sizeof buf) > 0) {
+      }
+    }
   }
 }
 
