@@ -125,6 +125,27 @@ TEST_F(Follow, FastWriterSmallRotationNeverDuplicatesOrReorders) {
   EXPECT_EQ(got.back(), n - 1);
 }
 
+TEST_F(Follow, SingleFileRotationByUnlinkIsFollowed) {
+  const std::string p = path("ctr.log");
+  const int n = 2000;
+  std::atomic<bool> done{false};
+  std::vector<int> got;
+  std::thread writer([&] {
+    auto w = LogWriter::open(p, {.max_bytes = 4096, .max_files = 1});
+    ASSERT_TRUE(w.ok());
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(w->write(Stream::out, line_n(i) + "\n").ok());
+    ASSERT_TRUE(w->flush().ok());
+    done = true;
+  });
+  Status st = follow_log(
+      p, {}, [&](const LogEntry& e) { got.push_back(seq_of(e.text)); return true; }, [&] { return done.load(); });
+  writer.join();
+  ASSERT_TRUE(st.ok());
+  ASSERT_FALSE(got.empty());
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_LT(got[i - 1], got[i]);
+  EXPECT_EQ(got.back(), n - 1);
+}
+
 TEST_F(Follow, TailThenNewLinesAndStopOnEmitFalse) {
   const std::string p = path("ctr.log");
   {
