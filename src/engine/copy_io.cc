@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #include <algorithm>
 #include <cstring>
@@ -21,9 +22,36 @@ const char* archive_err(struct archive* a) {
   return s ? s : "malformed archive";
 }
 
+// A readable fd's copied xattrs. Filesystems without xattrs have none.
+Status read_xattrs(int fd, std::vector<std::pair<std::string, std::string>>& out) {
+  std::vector<char> names(4096);
+  ssize_t n;
+  while ((n = ::flistxattr(fd, names.data(), names.size())) < 0 && errno == ERANGE && names.size() < (1u << 20))
+    names.resize(names.size() * 4);
+  if (n < 0) return (errno == ENOTSUP || errno == ENODATA) ? Status{} : sys_error("list xattrs");
+  for (ssize_t i = 0; i < n;) {
+    std::string name(names.data() + i);
+    i += static_cast<ssize_t>(name.size()) + 1;
+    if (!copied_xattr(name)) continue;
+    std::string value(65536, '\0');
+    ssize_t v = ::fgetxattr(fd, name.c_str(), value.data(), value.size());
+    if (v < 0) {
+      if (errno == ENODATA) continue;  // removed meanwhile
+      return sys_error("get xattr " + name);
+    }
+    value.resize(static_cast<size_t>(v));
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return Status{};
+}
+
 std::string proc_fd(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 }  // namespace
+
+bool copied_xattr(std::string_view name) {
+  return name == "security.capability" || (name.starts_with("user.") && !name.starts_with("user.overlay."));
+}
 
 std::string clean_in_root(std::string_view p) {
   std::vector<std::string_view> parts;
@@ -168,6 +196,19 @@ Status DirSink::chown_fd(int fd, const struct stat& st) {
   return Status{};
 }
 
+Status DirSink::set_xattrs(int fd, const Entry& e) {
+  for (auto& [k, v] : e.xattrs) {
+    if (!copied_xattr(k)) continue;  // a tar may carry anything
+    if (::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0) != 0) {
+      // No xattrs on this filesystem, or an unprivileged caller and a
+      // security.* name: skipped, as tar and Docker do.
+      if (errno == ENOTSUP || (!root_user_ && (errno == EPERM || errno == EACCES))) continue;
+      return sys_error("set xattr " + k);
+    }
+  }
+  return Status{};
+}
+
 Status DirSink::put(const Entry& e) {
   if (e.name.empty()) return Status{};  // the base itself: its metadata stays
   std::string shown = label_ + in_root(e.name);
@@ -208,6 +249,7 @@ Status DirSink::put_one(const Entry& e, int pfd, const std::string& leaf) {
       // Owner, then mode (chown clears setuid/setgid), then times.
       TRY(chown_fd(fd.get(), e.st));
       if (::fchmod(fd.get(), e.st.st_mode & 07777) != 0) return sys_error("chmod");
+      TRY(set_xattrs(fd.get(), e));  // after chown, which drops security.capability
       if (::futimens(fd.get(), ts) != 0) return sys_error("set times");
       return Status{};
     }
@@ -216,6 +258,7 @@ Status DirSink::put_one(const Entry& e, int pfd, const std::string& leaf) {
       UniqueFd dfd(::openat(pfd, lf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!dfd) return sys_error("open directory");
       TRY(chown_fd(dfd.get(), e.st));
+      TRY(set_xattrs(dfd.get(), e));
       dirs_.push_back({e.name, static_cast<mode_t>(e.st.st_mode & 07777), {ts[0], ts[1]}});
       return Status{};
     }
@@ -295,6 +338,7 @@ Status TarSink::put(const Entry& e) {
   archive_entry_set_pathname(ae.get(), name.c_str());
   if (type == S_IFLNK) archive_entry_set_symlink(ae.get(), e.symlink.c_str());
   if (e.hardlink) archive_entry_set_hardlink(ae.get(), e.hardlink->c_str());
+  for (auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(ae.get(), k.c_str(), v.data(), v.size());
   if (archive_write_header(a_, ae.get()) != ARCHIVE_OK)
     return Error(Errc::io, "tar entry \"" + name + "\": " + archive_err(a_));
   if (type == S_IFREG && !e.hardlink && e.data) {
@@ -385,13 +429,19 @@ Status Walker::visit(UniqueFd pathfd, const std::string& name, int depth) {
       }
     }
     e.data = file_data(pathfd.get(), static_cast<uint64_t>(e.st.st_size));
+    {
+      UniqueFd rfd(::open(proc_fd(pathfd.get()).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+      if (!rfd) return sys_error("open \"" + name + "\"");
+      TRY(read_xattrs(rfd.get(), e.xattrs));
+    }
     return sink_.put(e);
   }
   if (type != S_IFDIR) return sink_.put(e);
 
-  TRY(sink_.put(e));
   UniqueFd rd(::openat(pathfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!rd) return sys_error("open directory \"" + name + "\"");
+  TRY(read_xattrs(rd.get(), e.xattrs));
+  TRY(sink_.put(e));
   DIR* d = ::fdopendir(rd.get());
   if (!d) return sys_error("opendir \"" + name + "\"");
   rd.release();
@@ -460,6 +510,16 @@ Status read_tar(int in_fd, Sink& sink, const TarLimits& lim) {
     Entry e;
     e.name = *name;
     e.st = *archive_entry_stat(ae);
+    if (archive_entry_xattr_reset(ae) > 0) {
+      const char* xn;
+      const void* xv;
+      size_t xs;
+      while (archive_entry_xattr_next(ae, &xn, &xv, &xs) == ARCHIVE_OK) {
+        if (!xn || !copied_xattr(xn)) continue;
+        if (xs > 65536) return Error(Errc::limit, shown + ": xattr value too large");
+        e.xattrs.emplace_back(xn, std::string(static_cast<const char*>(xv), xs));
+      }
+    }
     int64_t uid = archive_entry_uid(ae), gid = archive_entry_gid(ae);
     if (uid < 0 || uid > 0xfffffffe || gid < 0 || gid > 0xfffffffe)
       return Error(Errc::invalid_input, shown + ": uid/gid out of range");

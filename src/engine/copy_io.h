@@ -52,7 +52,14 @@ struct Entry {
   std::string symlink;     // S_ISLNK: the target, verbatim
   std::optional<std::string> hardlink;  // a hard link to this earlier entry's name
   DataFn data;             // S_ISREG and not a hard link
+  // Regular files and directories: file capabilities and user.* attributes
+  // (what Docker's tar carries; SELinux labels and overlay metadata are the
+  // host's business, not the copy's).
+  std::vector<std::pair<std::string, std::string>> xattrs;
 };
+
+// The xattrs a copy carries (see Entry::xattrs).
+bool copied_xattr(std::string_view name);
 
 class Sink {
  public:
@@ -88,6 +95,7 @@ class DirSink : public Sink {
   std::string in_root(const std::string& name) const;
   Result<UniqueFd> parent(const std::string& rel_dir);
   Status chown_fd(int fd, const struct stat& st);
+  Status set_xattrs(int fd, const Entry& e);
   Status put_one(const Entry& e, int pfd, const std::string& leaf);
 
   layer::detail::Root root_;

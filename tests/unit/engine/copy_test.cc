@@ -11,9 +11,11 @@
 #include <linux/fs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -103,8 +105,11 @@ class CopyTest : public ::testing::Test {
     std::string f = tmp_->path() + "/out.tar";
     UniqueFd fd(::open(f.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     auto s = copy_out_tar(root, path, fd.get(), opts);
-    if (st) *st = s;
-    else EXPECT_TRUE(s.ok()) << s.error().str();
+    if (st) {
+      *st = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error().str();
+    }
     return get(f);
   }
   Status tar_in(const std::string& tar, const std::string& dest) {
@@ -242,6 +247,23 @@ TEST_F(CopyTest, OutSymlinkCopiedAsLinkUnlessFollowInsideRootfs) {
   EXPECT_EQ(get(host + "/link"), "CTR");
 }
 
+TEST_F(CopyTest, XattrsCapabilityAndUserCopiedBothWays) {
+  put(root + "/x", "x");
+  if (::setxattr((root + "/x").c_str(), "user.berth", "v1", 2, 0) != 0) GTEST_SKIP() << "no user xattrs on /tmp";
+  OK(copy_out(root, "/x", host + "/x", opts));
+  char buf[16] = {};
+  EXPECT_EQ(::getxattr((host + "/x").c_str(), "user.berth", buf, sizeof buf), 2);
+  EXPECT_STREQ(buf, "v1");
+  OK(copy_in(host + "/x", root, "/y", opts));
+  EXPECT_EQ(::getxattr((root + "/y").c_str(), "user.berth", buf, sizeof buf), 2);
+  auto t = tar_out("/x");
+  ASSERT_TRUE(mkdir_p(root + "/t").ok());
+  OK(tar_in(t, "/t"));
+  std::memset(buf, 0, sizeof buf);
+  EXPECT_EQ(::getxattr((root + "/t/x").c_str(), "user.berth", buf, sizeof buf), 2);
+  EXPECT_STREQ(buf, "v1");
+}
+
 // ---- path rules, host -> container ----
 
 TEST_F(CopyTest, InFileToMissingDestCreatesIt) {
@@ -328,7 +350,9 @@ TEST_F(CopyTest, CVE_2018_15664_AbsoluteSymlinkInDestStaysInRootfs) {
   ASSERT_EQ(::symlink(outside_abs().c_str(), (root + "/link").c_str()), 0);
   put(host + "/x", "PAYLOAD");
   auto s = copy_in(host + "/x", root, "/link/x", opts);
-  if (s.ok()) EXPECT_EQ(get(root + outside_abs() + "/x"), "PAYLOAD");
+  if (s.ok()) {
+    EXPECT_EQ(get(root + outside_abs() + "/x"), "PAYLOAD");
+  }
   outside_untouched();
   ASSERT_TRUE(mkdir_p(root + outside_abs()).ok());
   OK(copy_in(host + "/x", root, "/link/x", opts));
