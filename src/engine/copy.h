@@ -33,7 +33,8 @@
 // Owners: copy_in creates files owned by the container's root (root_uid/gid),
 // copy_out by the caller; archive (-a) keeps the source's numeric uid/gid.
 // Modes, times, symlinks, fifos/devices (when privileged) and hard links
-// inside the copied tree are kept. Extended attributes are not copied.
+// inside the copied tree are kept, and so are security.capability and user.*
+// xattrs (what Docker's tar carries; SELinux labels and overlay metadata are not).
 #pragma once
 
 #include <sys/types.h>

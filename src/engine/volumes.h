@@ -74,7 +74,7 @@ class Volumes {
  public:
   using UsersFn = std::function<Result<std::vector<std::string>>(const std::string& volume)>;
 
-  // Creates <root>/volumes and migrates the table.
+  // Creates <root>/volumes and migrates the table. `store` must outlive this.
   static Result<Volumes> open(Store& store);
   void set_users(UsersFn users) { users_ = std::move(users); }
 
