@@ -57,9 +57,42 @@ struct Source {
   bool contents = false;
 };
 
-Result<Source> container_source(const Root& root, const std::string& ctr_path, const CopyOptions& o) {
+// Where a container path lives: the rootfs, or a mount's source. rel is
+// relative to root; shown(rel) spells it as the container does.
+struct Target {
+  Root root;
+  std::string rel;
+  std::string mount;  // the mount's destination (cleaned), "" for the rootfs
+  std::string shown(const std::string& r) const { return "/" + copy_detail::join_rel(mount, r); }
+};
+
+Result<Target> open_target(const std::string& rootfs, const std::string& rel, const CopyOptions& o, bool writing) {
+  const CopyMount* best = nullptr;
+  std::string best_dest;
+  for (auto& m : o.mounts) {
+    std::string d = clean_in_root(m.destination);
+    if (d.empty()) continue;  // a mount over "/" is not a thing berth makes
+    bool under = rel == d || (rel.size() > d.size() && rel.compare(0, d.size(), d) == 0 && rel[d.size()] == '/');
+    if (under && (!best || d.size() > best_dest.size())) {
+      best = &m;
+      best_dest = d;
+    }
+  }
+  if (!best) {
+    if (writing && o.read_only_rootfs) return Error(Errc::permission, "container rootfs is marked read-only");
+    TRY_ASSIGN(Root root, Root::open(rootfs, o.force_walk_resolver));
+    return Target{std::move(root), rel, ""};
+  }
+  if (writing && best->read_only) return Error(Errc::permission, "mounted volume is marked read-only");
+  TRY_ASSIGN(Root root, Root::open(best->source, o.force_walk_resolver));
+  std::string inner = rel.size() == best_dest.size() ? "" : rel.substr(best_dest.size() + 1);
+  return Target{std::move(root), inner, best_dest};
+}
+
+Result<Source> container_source(const std::string& rootfs, const std::string& ctr_path, const CopyOptions& o) {
   CtrPath src = parse_ctr(ctr_path);
-  TRY_ASSIGN(Found f, resolve(root, src.rel, o.follow_link || src.slash));
+  TRY_ASSIGN(Target t, open_target(rootfs, src.rel, o, false));
+  TRY_ASSIGN(Found f, resolve(t.root, t.rel, o.follow_link || src.slash));
   if (!f.exists) return not_found_in(src.given, o);
   Source s;
   TRY_ASSIGN(s.fd, open_found(f));
@@ -88,8 +121,7 @@ std::string host_dirname(std::string p) {
 
 Status copy_out(const std::string& rootfs, const std::string& ctr_path, const std::string& host_dest,
                 const CopyOptions& o) {
-  TRY_ASSIGN(Root root, Root::open(rootfs, o.force_walk_resolver));
-  TRY_ASSIGN(Source src, container_source(root, ctr_path, o));
+  TRY_ASSIGN(Source src, container_source(rootfs, ctr_path, o));
   bool src_dir = S_ISDIR(src.st.st_mode);
   if (host_dest.empty()) return Error(Errc::invalid_argument, "empty destination path");
 
@@ -144,9 +176,9 @@ Status copy_in(const std::string& host_src, const std::string& rootfs, const std
   contents = contents && src_dir;
 
   CtrPath dest = parse_ctr(ctr_dest);
-  TRY_ASSIGN(Root root, Root::open(rootfs, o.force_walk_resolver));
+  TRY_ASSIGN(Target t, open_target(rootfs, dest.rel, o, true));
   // Docker follows a symlink at DEST — inside the container here.
-  TRY_ASSIGN(Found f, resolve(root, dest.rel, true));
+  TRY_ASSIGN(Found f, resolve(t.root, t.rel, true));
   std::string base, top_name;
   if (f.exists && S_ISDIR(f.st.st_mode)) {
     base = f.rel;
@@ -157,7 +189,7 @@ Status copy_in(const std::string& host_src, const std::string& rootfs, const std
     base = parent_of(f.rel);
     top_name = leaf_of(f.rel);
   } else {
-    if (!f.parent_ok) return not_found_in("/" + parent_of(f.rel), o);
+    if (!f.parent_ok) return not_found_in(t.shown(parent_of(f.rel)), o);
     if (dest.slash && !src_dir)
       return Error(Errc::not_found, "destination directory " + dest.given + " must exist", ENOENT);
     base = parent_of(f.rel);
@@ -165,26 +197,25 @@ Status copy_in(const std::string& host_src, const std::string& rootfs, const std
   }
   f.parent.reset();
   Owners owners = o.archive ? Owners{Owners::Mode::source} : Owners{Owners::Mode::fixed, o.root_uid, o.root_gid};
-  copy_detail::DirSink sink(std::move(root), base, owners, "/");
+  copy_detail::DirSink sink(std::move(t.root), base, owners, t.mount.empty() ? "/" : "/" + t.mount + "/");
   return copy_detail::walk(top.get(), top_name, sink);
 }
 
 Status copy_out_tar(const std::string& rootfs, const std::string& ctr_path, int out_fd, const CopyOptions& o) {
-  TRY_ASSIGN(Root root, Root::open(rootfs, o.force_walk_resolver));
-  TRY_ASSIGN(Source src, container_source(root, ctr_path, o));
+  TRY_ASSIGN(Source src, container_source(rootfs, ctr_path, o));
   TRY_ASSIGN(auto sink, copy_detail::TarSink::open(out_fd));
   return copy_detail::walk(src.fd.get(), src.contents ? "." : src.name, *sink);
 }
 
 Status copy_in_tar(int in_fd, const std::string& rootfs, const std::string& ctr_dest, const CopyOptions& o) {
   CtrPath dest = parse_ctr(ctr_dest);
-  TRY_ASSIGN(Root root, Root::open(rootfs, o.force_walk_resolver));
-  TRY_ASSIGN(Found f, resolve(root, dest.rel, true));
+  TRY_ASSIGN(Target t, open_target(rootfs, dest.rel, o, true));
+  TRY_ASSIGN(Found f, resolve(t.root, t.rel, true));
   if (!f.exists) return not_found_in(dest.given, o);
   if (!S_ISDIR(f.st.st_mode)) return Error(Errc::invalid_argument, "extraction point is not a directory: " + dest.given);
   f.parent.reset();
   Owners owners = o.archive ? Owners{Owners::Mode::source} : Owners{Owners::Mode::fixed, o.root_uid, o.root_gid};
-  copy_detail::DirSink sink(std::move(root), f.rel, owners, "/");
+  copy_detail::DirSink sink(std::move(t.root), f.rel, owners, t.mount.empty() ? "/" : "/" + t.mount + "/");
   sink.create_parents = true;
   return copy_detail::read_tar(in_fd, sink);
 }

@@ -40,10 +40,20 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
 namespace berth::engine {
+
+// A directory mounted into the container (a volume's _data, a bind source),
+// which the host's view of the rootfs does not show: paths at or below
+// `destination` are copied to/from `source` instead.
+struct CopyMount {
+  std::string destination;  // in the container, e.g. "/data"
+  std::string source;       // host directory
+  bool read_only = false;
+};
 
 struct CopyOptions {
   bool archive = false;      // -a
@@ -53,6 +63,12 @@ struct CopyOptions {
   // The container's root user on the host (user namespaces); copy_in owner without -a.
   uid_t root_uid = 0;
   gid_t root_gid = 0;
+  // The container's directory mounts. The longest destination that is a
+  // lexical prefix of the path (as typed, cleaned) wins; inside a mount,
+  // paths resolve with the mount's source as their root. Copies into a
+  // read-only mount or a read-only rootfs are refused like Docker does.
+  std::vector<CopyMount> mounts;
+  bool read_only_rootfs = false;
   // Testing: resolve with the O_NOFOLLOW walk even where openat2 exists.
   bool force_walk_resolver = false;
 };

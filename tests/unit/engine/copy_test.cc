@@ -445,6 +445,53 @@ TEST_F(CopyTest, CVE_2018_15664_SymlinkExchangeRaceWalkResolver) {
   exchange_race(this, root, host, outside, opts);
 }
 
+// ---- mounts (volumes, binds): not visible in the host's view of the rootfs ----
+
+TEST_F(CopyTest, MountsAreCopiedToAndFromTheirSource) {
+  std::string vol = tmp_->path() + "/vol";
+  ASSERT_TRUE(mkdir_p(vol + "/sub").ok());
+  ASSERT_TRUE(mkdir_p(root + "/data").ok());  // the empty mount point in the image
+  opts.mounts = {{"/data", vol, false}, {"/data/ro", outside, true}};
+  put(host + "/x", "X");
+  OK(copy_in(host + "/x", root, "/data/x", opts));
+  EXPECT_EQ(get(vol + "/x"), "X");
+  EXPECT_FALSE(path_exists(root + "/data/x"));
+  OK(copy_in(host + "/x", root, "/data/", opts));  // the mount point itself is a directory
+  OK(copy_in(host + "/x", root, "data/sub", opts));
+  EXPECT_EQ(get(vol + "/sub/x"), "X");
+  OK(copy_out(root, "/data/sub/x", host + "/back", opts));
+  EXPECT_EQ(get(host + "/back"), "X");
+  OK(copy_out(root, "/data", host + "/whole", opts));
+  EXPECT_EQ(get(host + "/whole/sub/x"), "X");
+  auto s = copy_in(host + "/x", root, "/data/nope/x", opts);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "Could not find the file /data/nope in container c1");
+  // Read-only mounts and rootfs refuse writes, not reads.
+  auto ro = copy_in(host + "/x", root, "/data/ro/x", opts);
+  ASSERT_FALSE(ro.ok());
+  EXPECT_EQ(ro.error().message, "mounted volume is marked read-only");
+  OK(copy_out(root, "/data/ro/shadow", host + "/ro", opts));  // a bind the container was given
+  opts.read_only_rootfs = true;
+  EXPECT_EQ(copy_in(host + "/x", root, "/etc", opts).error().message, "container rootfs is marked read-only");
+  OK(copy_in(host + "/x", root, "/data/y", opts));
+  outside_untouched();
+}
+
+TEST_F(CopyTest, CVE_2018_15664_SymlinksInsideAMountStayInIt) {
+  std::string vol = tmp_->path() + "/vol";
+  ASSERT_TRUE(mkdir_p(vol).ok());
+  ASSERT_EQ(::symlink(outside_abs().c_str(), (vol + "/abs").c_str()), 0);
+  ASSERT_EQ(::symlink("../../../../../..", (vol + "/up").c_str()), 0);
+  opts.mounts = {{"/data", vol, false}};
+  put(host + "/x", "PAYLOAD");
+  (void)copy_in(host + "/x", root, "/data/abs/x", opts);
+  (void)copy_in(host + "/x", root, "/data/up/x", opts);
+  EXPECT_FALSE(path_exists(tmp_->path() + "/x"));
+  auto s = copy_out(root, "/data/abs/shadow", host + "/s", opts);
+  EXPECT_FALSE(s.ok());
+  outside_untouched();
+}
+
 // ---- tar forms ----
 
 TEST_F(CopyTest, TarOutNamesLikeDocker) {
