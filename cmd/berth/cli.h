@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 
@@ -32,7 +33,13 @@ std::string human_size(uint64_t bytes);    // "4.26MB" (decimal, like docker)
 std::string time_ago(int64_t unix_seconds);  // "3 minutes ago"
 std::string short_id(const std::string& hex);  // first 12 hex chars
 
+// A subset of Go templates: {{.A.B}}, {{json .A}}; missing keys print <no value>.
+Result<std::string> render_template(const std::string& format, const nlohmann::json& obj);
+// The top-level `inspect` shows a container when one matches, else an image.
+bool try_inspect_container(const std::string& ref, nlohmann::json& out);
+
 void register_image_verbs(CLI::App& app);
+void register_container_verbs(CLI::App& app);  // cmd/berth/container_*.cc (engine)
 void register_runtime_verbs(CLI::App& app);
 void register_registry_verbs(CLI::App& app);  // cmd/berth/registry_verbs.cc (transport)
 

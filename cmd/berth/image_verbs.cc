@@ -140,11 +140,18 @@ json config_json(const image::RunConfig& c) {
   return j;
 }
 
-Result<int> cmd_inspect(const std::vector<std::string>& what, const std::string& format) {
+Result<int> cmd_inspect(const std::vector<std::string>& what, const std::string& format, bool containers_first) {
   TRY_ASSIGN(Store store, Store::open(store_root()));
   json out = json::array();
   int rc = 0;
   for (auto& w : what) {
+    if (containers_first) {
+      json cj;
+      if (try_inspect_container(w, cj)) {
+        out.push_back(std::move(cj));
+        continue;
+      }
+    }
     auto f = find_image(store, w);
     if (!f.ok()) {
       std::fprintf(stderr, "Error: %s\n", f.error().str().c_str());
@@ -186,36 +193,9 @@ Result<int> cmd_inspect(const std::vector<std::string>& what, const std::string&
                    {"History", hist}});
   }
   if (!format.empty() && format != "json") {
-    // A tiny subset of Go templates that scripts use most: {{.Id}}, {{.Os}}, ...
     for (auto& o : out) {
-      std::string s = format, res;
-      size_t i = 0;
-      while (i < s.size()) {
-        auto b = s.find("{{", i);
-        if (b == std::string::npos) {
-          res += s.substr(i);
-          break;
-        }
-        res += s.substr(i, b - i);
-        auto e = s.find("}}", b);
-        if (e == std::string::npos) return Error(Errc::invalid_argument, "--format: unterminated {{");
-        std::string key = s.substr(b + 2, e - b - 2);
-        key.erase(0, key.find_first_not_of(' '));
-        key.erase(key.find_last_not_of(' ') + 1);
-        json cur = o;
-        size_t p = 1;
-        while (key.size() > 0 && key[0] == '.' && p <= key.size()) {
-          auto q = key.find('.', p);
-          std::string part = key.substr(p, q == std::string::npos ? std::string::npos : q - p);
-          if (part.empty()) break;
-          cur = cur.contains(part) ? cur[part] : json();
-          if (q == std::string::npos) break;
-          p = q + 1;
-        }
-        res += cur.is_string() ? cur.get<std::string>() : cur.dump();
-        i = e + 2;
-      }
-      std::puts(res.c_str());
+      TRY_ASSIGN(std::string line, render_template(format, o));
+      std::puts(line.c_str());
     }
     return rc;
   }
@@ -304,7 +284,8 @@ void add_inspect(CLI::App* parent, const char* name) {
   c->add_option("image", *what, "Image name or ID")->required();
   c->add_option("-f,--format", *fmt, "json (default) or a Go-template subset like {{.Id}}");
   c->add_option("--type")->description("Accepted for compatibility (image)");
-  set_action(c, [what, fmt] { return cmd_inspect(*what, *fmt); });
+  const bool top = parent->get_parent() == nullptr;
+  set_action(c, [what, fmt, top] { return cmd_inspect(*what, *fmt, top); });
 }
 
 void add_tag(CLI::App* parent, const char* name) {

@@ -83,6 +83,42 @@ std::string time_ago(int64_t t) {
 
 std::string short_id(const std::string& hex) { return hex.substr(0, 12); }
 
+Result<std::string> render_template(const std::string& format, const nlohmann::json& o) {
+  std::string res;
+  size_t i = 0;
+  while (i < format.size()) {
+    auto b = format.find("{{", i);
+    if (b == std::string::npos) {
+      res += format.substr(i);
+      break;
+    }
+    res += format.substr(i, b - i);
+    auto e = format.find("}}", b);
+    if (e == std::string::npos) return Error(Errc::invalid_argument, "--format: unterminated {{");
+    std::string key = format.substr(b + 2, e - b - 2);
+    key.erase(0, key.find_first_not_of(' '));
+    key.erase(key.find_last_not_of(' ') + 1);
+    bool as_json = key.rfind("json ", 0) == 0;
+    if (as_json) key = key.substr(5);
+    nlohmann::json cur = o;
+    size_t p = 1;
+    while (!key.empty() && key[0] == '.' && p <= key.size()) {
+      auto q = key.find('.', p);
+      std::string part = key.substr(p, q == std::string::npos ? std::string::npos : q - p);
+      if (part.empty()) break;
+      cur = cur.is_object() && cur.contains(part) ? cur[part] : nlohmann::json();
+      if (q == std::string::npos) break;
+      p = q + 1;
+    }
+    res += (!as_json && cur.is_string()) ? cur.get<std::string>() : (cur.is_null() && !as_json ? "<no value>" : cur.dump());
+    i = e + 2;
+  }
+  return res;
+}
+
+__attribute__((weak)) bool try_inspect_container(const std::string&, nlohmann::json&) { return false; }
+__attribute__((weak)) void register_container_verbs(CLI::App&) {}
+
 // Until cmd/berth/registry_verbs.cc exists the registry verbs are absent.
 __attribute__((weak)) void register_registry_verbs(CLI::App&) {}
 
@@ -98,6 +134,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", globals().log_level, "Log level (accepted for compatibility)");
   register_image_verbs(app);
   register_runtime_verbs(app);
+  register_container_verbs(app);
   register_registry_verbs(app);
   try {
     app.parse(argc, argv);

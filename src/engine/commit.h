@@ -1,0 +1,36 @@
+// berth/engine: `berth commit` — a container's writable layer as a new image.
+//
+// Promises: the new layer is the container's overlay upper dir written as a
+// deterministic tar (overlay whiteouts turned into OCI ones), on top of the
+// container's image's layers; the config is the image's, with what the
+// container was run with (command, entrypoint, added env, labels) and the
+// --change instructions applied. A running container is frozen while the
+// layer is written (unless pause=false), so the copy is consistent. The image
+// is named in the same transaction that drops the write lease.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "digest/digest.h"
+#include "engine/engine.h"
+#include "image/resolve.h"
+
+namespace berth::engine {
+
+struct CommitOptions {
+  std::string name;  // normalised reference; "" = untagged
+  std::vector<std::string> changes;
+  std::string author, message;
+  bool pause = true;
+};
+
+struct Committed {
+  Digest image_id;  // config digest
+  Digest manifest;
+};
+
+Result<Committed> commit_container(Engine& e, const Container& c, const image::ResolvedImage& base,
+                                   const CommitOptions& o);
+
+}  // namespace berth::engine

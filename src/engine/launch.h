@@ -1,0 +1,39 @@
+// berth/engine (internal): creating and starting a prepared container in the
+// calling process, so that its init is our child.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "engine/paths.h"
+
+namespace berth::engine {
+
+enum class StdinMode { null, pipe, inherit };
+
+struct LaunchIo {
+  bool tty = false;                    // a pty from the runtime (console socket)
+  StdinMode stdin_mode = StdinMode::null;
+};
+
+struct Launched {
+  pid_t pid = 0;
+  int64_t pid_start = 0;
+  UniqueFd out, err;  // read ends of the container's stdout/stderr (no tty)
+  UniqueFd in;        // write end of its stdin pipe (StdinMode::pipe)
+  UniqueFd pty;       // the pty master (tty)
+};
+
+// A listening unix socket for the runtime's --console-socket, and receiving
+// the pty master from it (runc's protocol).
+Result<UniqueFd> listen_console_socket(const std::string& path);
+Result<UniqueFd> receive_console(int listen_fd, const std::string& path);
+
+// The bundle at paths.bundle(id) must be ready and the rootfs mounted.
+// Single-threaded callers only (the runtime clones the init).
+Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchIo& io);
+
+}  // namespace berth::engine

@@ -1,0 +1,487 @@
+// start / run / stop / kill / pause / rm / wait / cleanup.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "base/fs.h"
+#include "engine/engine.h"
+#include "engine/launch.h"
+#include "engine/monitor.h"
+#include "engine/netsetup.h"
+#include "engine/rootfs.h"
+#include "journal/events.h"
+#include "runtime/container.h"
+#include "runtime/state.h"
+
+namespace berth::engine {
+
+namespace {
+
+runtime::GlobalOptions rt(const Paths& p) {
+  runtime::GlobalOptions g;
+  g.root = p.runtime_root();
+  return g;
+}
+
+void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  ::nanosleep(&ts, nullptr);
+}
+
+// Serialises the commands that change one container (cleanup from the
+// monitor, rm -f, start) across processes.
+class ContainerLock {
+ public:
+  static Result<ContainerLock> take(const std::string& dir) {
+    UniqueFd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return sys_error("lock " + dir);
+    while (::flock(fd.get(), LOCK_EX) != 0)
+      if (errno != EINTR) return sys_error("lock " + dir);
+    ContainerLock l;
+    l.fd_ = std::move(fd);
+    return l;
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "/usr/local/bin";
+  buf[n] = 0;
+  return dirname_of(buf);
+}
+
+struct RawTerminal {
+  bool active = false;
+  struct termios saved {};
+  void enter(int fd) {
+    if (!::isatty(fd) || ::tcgetattr(fd, &saved) != 0) return;
+    struct termios raw = saved;
+    ::cfmakeraw(&raw);
+    raw.c_oflag |= OPOST;  // keep \n -> \r\n for what we print ourselves
+    if (::tcsetattr(fd, TCSANOW, &raw) == 0) active = true;
+  }
+  void leave(int fd) {
+    if (active) ::tcsetattr(fd, TCSANOW, &saved);
+    active = false;
+  }
+};
+
+}  // namespace
+
+std::string berth_exe() {
+  if (const char* e = std::getenv("BERTH_EXE"); e && *e) return e;
+  return self_dir() + "/berth";
+}
+
+std::string monitor_exe() {
+  if (const char* e = std::getenv("BERTH_MONITOR"); e && *e) return e;
+  return self_dir() + "/berth-monitor";
+}
+
+Result<Engine> Engine::open(Store& store) {
+  TRY_ASSIGN(auto cs, Containers::open(store.db()));
+  Paths p = paths_for(store.root());
+  return Engine(&store, std::move(p), std::move(cs));
+}
+
+void Engine::event(const std::string& type, const std::string& action, const std::string& id,
+                   std::map<std::string, std::string> attrs) {
+  journal::Event e;
+  e.type = type;
+  e.action = action;
+  e.id = id;
+  e.attributes = std::move(attrs);
+  (void)journal::append_event(paths_.events(), e);
+}
+
+void Engine::container_event(const Container& c, const std::string& action, std::map<std::string, std::string> attrs) {
+  attrs["name"] = c.name;
+  attrs["image"] = c.image;
+  if (c.config.contains("labels") && c.config["labels"].is_object())
+    for (auto& [k, v] : c.config["labels"].items())
+      if (v.is_string() && !attrs.count(k)) attrs[k] = v.get<std::string>();
+  event("container", action, c.id, std::move(attrs));
+}
+
+Result<Container> Engine::lookup(const std::string& ref) {
+  TRY_ASSIGN(Container c, containers_.lookup(ref));
+  return refresh(std::move(c));
+}
+
+Container Engine::refresh(Container c) {
+  if (c.state != State::running && c.state != State::paused) return c;
+  auto ex = read_exit_file(paths_.exit_file(c.id));
+  if (ex.ok()) {
+    c.state = State::exited;
+    c.exit_code = ex->exit_code;
+    c.finished_ns = ex->finished_ns;
+    return c;
+  }
+  if (runtime::process_alive(c.pid, static_cast<unsigned long long>(c.pid_start))) return c;
+  // The init is gone without an exit record: the monitor may still be
+  // draining output (it writes the record within ~2 s), or it died too
+  // (kill -9, reboot). Only the latter is final.
+  if (c.monitor_pid > 0 && ::kill(c.monitor_pid, 0) == 0 && ::getpgid(c.monitor_pid) >= 0 &&
+      path_exists(paths_.runtime_root() + "/" + c.id))
+    return c;
+  c.state = State::exited;
+  c.exit_code = 255;
+  if (c.finished_ns == 0) c.finished_ns = now_ns();
+  return c;
+}
+
+Status Engine::prepare_start(Container& c) {
+  const std::string id = c.id;
+  TRY(mkdir_p(paths_.run, 0700));
+  std::vector<std::string> lowers;
+  for (const auto& l : c.config.value("lowers", nlohmann::json::array())) lowers.push_back(l.get<std::string>());
+  TRY(mount_rootfs(lowers, paths_.upper(id), paths_.work(id), paths_.merged(id)));
+  ::unlink(paths_.exit_file(id).c_str());
+  ::unlink((paths_.dir(id) + "/stopped").c_str());
+  if (path_exists(paths_.runtime_root() + "/" + id)) (void)runtime::remove(rt(paths_), id, true);
+  // A restart can overtake the previous run's cleanup: release its network first.
+  if (path_exists(paths_.netns(id))) (void)teardown_network(*this, c);
+  TRY(setup_network(*this, c));
+  return Status{};
+}
+
+Status Engine::start(const std::string& id) {
+  TRY_ASSIGN(Container c, lookup(id));
+  TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
+  if (auto cur = containers_.get(c.id); cur.ok()) c = refresh(std::move(*cur));
+  if (c.state == State::running || c.state == State::paused) return Status{};  // docker start: no-op
+  TRY(prepare_start(c));
+  bool tty = c.config.value("tty", false);
+  bool interactive = c.config.value("interactive", false);
+
+  int status[2];
+  if (::pipe2(status, O_CLOEXEC) != 0) return sys_error("start " + c.id + ": pipe");
+  UniqueFd status_r(status[0]), status_w(status[1]);
+  std::string mon = monitor_exe(), berth = berth_exe();
+  auto cfg_health = c.config.value("health", nlohmann::json::object());
+  int64_t health_interval = 0, health_start = 0;
+  if (cfg_health.is_object() && cfg_health.contains("test") && !cfg_health["test"].empty()) {
+    health_interval = cfg_health.value("interval", int64_t{30'000'000'000});
+    if (health_interval <= 0) health_interval = 30'000'000'000;
+    health_start = cfg_health.value("start_interval", int64_t{0});
+    if (health_start <= 0) health_start = std::min<int64_t>(health_interval, 1'000'000'000);
+  }
+  std::vector<std::string> margs = {mon, "--id", c.id, "--name", c.name, "--image", c.image, "--berth", berth,
+                                    "--root", store_->root(), "--log", paths_.log(c.id), "--exit",
+                                    paths_.exit_file(c.id), "--events", paths_.events()};
+  if (health_interval > 0) {
+    margs.insert(margs.end(), {"--health-interval", std::to_string(health_interval), "--health-start",
+                               std::to_string(health_start)});
+  }
+
+  pid_t p = ::fork();
+  if (p < 0) return sys_error("start " + c.id + ": fork");
+  if (p == 0) {
+    // Child: a new session, then the monitor is a grandchild so that it is
+    // nobody's job and is reparented to init (or the nearest subreaper).
+    status_r.reset();
+    ::setsid();
+    pid_t q = ::fork();
+    if (q != 0) ::_exit(q < 0 ? 1 : 0);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 0; i < 3; i++) ::dup2(null, i);
+    LaunchIo io;
+    io.tty = tty;
+    io.stdin_mode = interactive ? StdinMode::pipe : StdinMode::null;
+    auto l = launch(paths_, c.id, io);
+    if (!l.ok()) {
+      std::string msg = "err " + l.error().str() + "\n";
+      (void)write_all(status_w.get(), msg.data(), msg.size());
+      ::_exit(1);
+    }
+    auto keep = [&](const UniqueFd& fd, const char* flag) {
+      if (!fd) return;
+      ::fcntl(fd.get(), F_SETFD, 0);
+      margs.push_back(flag);
+      margs.push_back(std::to_string(fd.get()));
+    };
+    keep(l->out, "--out");
+    keep(l->err, "--err");
+    keep(l->pty, "--pty");
+    if (l->in) ::fcntl(l->in.get(), F_SETFD, 0);  // held open, never written: the container's stdin stays open
+    margs.push_back("--child");
+    margs.push_back(std::to_string(l->pid));
+    std::string msg = "ok " + std::to_string(l->pid) + " " + std::to_string(l->pid_start) + " " +
+                      std::to_string(::getpid()) + "\n";
+    (void)write_all(status_w.get(), msg.data(), msg.size());
+    std::vector<char*> a;
+    for (auto& s : margs) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    // No monitor binary: be the monitor here (same loop, bigger process).
+    MonitorConfig mc;
+    mc.child = l->pid;
+    mc.out_fd = l->out.get();
+    mc.err_fd = l->err.get();
+    mc.pty_fd = l->pty.get();
+    mc.id = c.id;
+    mc.log_path = paths_.log(c.id);
+    mc.exit_path = paths_.exit_file(c.id);
+    mc.events_path = paths_.events();
+    (void)run_monitor(mc);
+    ::_exit(0);
+  }
+  status_w.reset();
+  int wst = 0;
+  while (::waitpid(p, &wst, 0) < 0 && errno == EINTR) {
+  }
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(status_r.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+  if (reply.rfind("ok ", 0) != 0) {
+    (void)teardown(c);
+    if (reply.rfind("err ", 0) == 0) {
+      while (!reply.empty() && reply.back() == '\n') reply.pop_back();
+      return Error(Errc::io, reply.substr(4));
+    }
+    return Error(Errc::internal, "start " + c.id + ": the monitor process failed before starting the container");
+  }
+  long long pid = 0, pstart = 0, mpid = 0;
+  std::sscanf(reply.c_str() + 3, "%lld %lld %lld", &pid, &pstart, &mpid);
+  c.state = State::running;
+  c.pid = static_cast<pid_t>(pid);
+  c.pid_start = pstart;
+  c.monitor_pid = static_cast<pid_t>(mpid);
+  c.started_ns = now_ns();
+  c.finished_ns = 0;
+  c.exit_code = 0;
+  TRY(containers_.update(c));
+  container_event(c, "start");
+  return Status{};
+}
+
+Result<int> Engine::run_foreground(const std::string& id, const ForegroundOptions& fo) {
+  TRY_ASSIGN(Container c, lookup(id));
+  {
+    TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
+    TRY(prepare_start(c));
+  }
+  bool tty = c.config.value("tty", false);
+  LaunchIo io;
+  io.tty = tty;
+  io.stdin_mode = fo.attach_stdin ? StdinMode::inherit : StdinMode::null;
+  RawTerminal term;
+  struct winsize ws {};
+  bool have_ws = tty && ::ioctl(0, TIOCGWINSZ, &ws) == 0;
+  auto l = launch(paths_, c.id, io);
+  if (!l.ok()) {
+    (void)teardown(c);
+    return std::move(l).error();
+  }
+  if (l->pty && have_ws) ::ioctl(l->pty.get(), TIOCSWINSZ, &ws);
+  c.state = State::running;
+  c.pid = l->pid;
+  c.pid_start = l->pid_start;
+  c.monitor_pid = ::getpid();
+  c.started_ns = now_ns();
+  c.finished_ns = 0;
+  c.exit_code = 0;
+  TRY(containers_.update(c));
+  container_event(c, "start");
+
+  MonitorConfig mc;
+  mc.child = l->pid;
+  mc.out_fd = l->out.get();
+  mc.err_fd = l->err.get();
+  mc.pty_fd = l->pty.get();
+  mc.tee_out = 1;
+  mc.tee_err = 2;
+  if (tty && fo.attach_stdin) {
+    mc.stdin_src = 0;
+    term.enter(0);
+  }
+  mc.forward_signals = fo.sig_proxy;
+  mc.id = c.id;
+  mc.name = c.name;
+  mc.image = c.image;
+  mc.log_path = paths_.log(c.id);
+  mc.exit_path = paths_.exit_file(c.id);
+  mc.events_path = paths_.events();
+  auto h = c.config.value("health", nlohmann::json::object());
+  if (h.is_object() && h.contains("test") && !h["test"].empty()) {
+    mc.health_argv = {berth_exe(), "--root", store_->root(), "healthcheck", "run", c.id};
+    mc.health_interval_ns = h.value("interval", int64_t{30'000'000'000});
+    if (mc.health_interval_ns <= 0) mc.health_interval_ns = 30'000'000'000;
+  }
+  auto ex = run_monitor(mc);
+  term.leave(0);
+  l->out.reset();
+  l->err.reset();
+  l->pty.reset();
+  TRY(cleanup(c.id));
+  if (!ex.ok()) return std::move(ex).error();
+  return ex->exit_code;
+}
+
+Status Engine::teardown(Container& c) {
+  auto g = rt(paths_);
+  if (path_exists(paths_.runtime_root() + "/" + c.id)) {
+    auto r = runtime::remove(g, c.id, true);
+    if (!r.ok() && r.error().code != Errc::not_found) return r;
+  }
+  TRY(teardown_network(*this, c));
+  TRY(unmount_rootfs(paths_.merged(c.id)));
+  return Status{};
+}
+
+Status Engine::cleanup(const std::string& id) {
+  TRY_ASSIGN(Container c0, containers_.get(id));
+  TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(id)));
+  auto cur = containers_.get(id);
+  if (!cur.ok()) return Status{};  // removed meanwhile
+  Container c = refresh(std::move(*cur));
+  if (c.state == State::running || c.state == State::paused) return Status{};
+  TRY(teardown(c));
+  bool was_live = c0.state == State::running || c0.state == State::paused;
+  c.pid = 0;
+  c.monitor_pid = 0;
+  TRY(containers_.update(c));
+  if (c.config.value("rm", false)) {
+    (void)remove_anonymous_volumes(c);
+    (void)remove_all(paths_.dir(id));
+    TRY(containers_.remove(id));
+    container_event(c, "destroy");
+    return Status{};
+  }
+  if (!was_live) return Status{};
+  // Restart policy (Docker's): not after an explicit stop/kill by the user.
+  auto rp = c.config.value("restart", nlohmann::json::object());
+  std::string policy = rp.is_object() ? rp.value("policy", "no") : "no";
+  int max = rp.is_object() ? rp.value("max_retries", 0) : 0;
+  bool stopped = path_exists(paths_.dir(id) + "/stopped");
+  bool again = !stopped && (policy == "always" || policy == "unless-stopped" ||
+                            (policy == "on-failure" && c.exit_code != 0 && (max == 0 || c.restart_count < max)));
+  if (!again) return Status{};
+  c.restart_count++;
+  TRY(containers_.update(c));
+  lock = {};
+  // Docker backs off (100 ms, doubling); keep a short fixed pause so a
+  // crash loop does not spin.
+  sleep_ms(std::min(100 << std::min(c.restart_count, 6), 5000));
+  container_event(c, "restart");
+  return start(id);
+}
+
+Status Engine::kill(const std::string& id, int sig) {
+  TRY_ASSIGN(Container c, lookup(id));
+  if (c.state != State::running && c.state != State::paused)
+    return Error(Errc::invalid_argument, "container " + c.name + " is not running");
+  ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  TRY(runtime::kill(rt(paths_), c.id, sig, false));
+  container_event(c, "kill", {{"signal", std::to_string(sig)}});
+  return Status{};
+}
+
+Result<int> Engine::wait(const std::string& id) {
+  TRY_ASSIGN(Container c, lookup(id));
+  for (int ms = 1;; ms = std::min(ms * 2, 50)) {
+    auto cur = containers_.get(c.id);
+    if (!cur.ok()) return c.exit_code;  // removed (--rm): the last known code
+    c = refresh(std::move(*cur));
+    if (c.state == State::exited || c.state == State::created) return c.exit_code;
+    sleep_ms(ms);
+  }
+}
+
+Status Engine::stop(const std::string& id, std::optional<int> timeout_seconds) {
+  TRY_ASSIGN(Container c, lookup(id));
+  if (c.state != State::running && c.state != State::paused) return Status{};
+  int sig = c.config.value("stop_signal", SIGTERM);
+  int timeout = timeout_seconds.value_or(c.config.value("stop_timeout", 10));
+  ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  auto g = rt(paths_);
+  if (c.state == State::paused) (void)runtime::resume(g, c.id);
+  auto exited = [&]() {
+    auto cur = containers_.get(c.id);
+    if (!cur.ok()) return true;
+    Container r = refresh(std::move(*cur));
+    return r.state == State::exited || r.state == State::created;
+  };
+  int used = sig;
+  if (timeout != 0) {
+    (void)runtime::kill(g, c.id, sig, false);
+    container_event(c, "kill", {{"signal", std::to_string(sig)}});
+    int64_t deadline = now_ns() + static_cast<int64_t>(timeout) * 1000000000;
+    for (int ms = 1; !exited() && (timeout < 0 || now_ns() < deadline); ms = std::min(ms * 2, 20)) sleep_ms(ms);
+  }
+  if (!exited()) {
+    used = SIGKILL;
+    (void)runtime::kill(g, c.id, SIGKILL, true);
+    container_event(c, "kill", {{"signal", std::to_string(SIGKILL)}});
+    for (int ms = 1, waited = 0; !exited() && waited < 30000; waited += ms, ms = std::min(ms * 2, 20)) sleep_ms(ms);
+  }
+  container_event(c, "stop", {{"signal", std::to_string(used)}});
+  return Status{};
+}
+
+Status Engine::pause(const std::string& id) {
+  TRY_ASSIGN(Container c, lookup(id));
+  if (c.state != State::running) return Error(Errc::invalid_argument, "container " + c.name + " is not running");
+  TRY(runtime::pause(rt(paths_), c.id));
+  c.state = State::paused;
+  TRY(containers_.update(c));
+  container_event(c, "pause");
+  return Status{};
+}
+
+Status Engine::unpause(const std::string& id) {
+  TRY_ASSIGN(Container c, lookup(id));
+  if (c.state != State::paused) return Error(Errc::invalid_argument, "container " + c.name + " is not paused");
+  TRY(runtime::resume(rt(paths_), c.id));
+  c.state = State::running;
+  TRY(containers_.update(c));
+  container_event(c, "unpause");
+  return Status{};
+}
+
+Status Engine::remove(const std::string& id, bool force, bool volumes) {
+  TRY_ASSIGN(Container c, lookup(id));
+  if (c.state == State::running || c.state == State::paused) {
+    if (!force)
+      return Error(Errc::busy, "cannot remove container " + c.name +
+                                   ": container is running: stop the container before removing or force remove");
+    if (c.state == State::paused) (void)runtime::resume(rt(paths_), c.id);
+    ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    (void)runtime::kill(rt(paths_), c.id, SIGKILL, true);
+    for (int ms = 1, waited = 0; waited < 30000; waited += ms, ms = std::min(ms * 2, 20)) {
+      auto cur = containers_.get(c.id);
+      if (!cur.ok()) return Status{};
+      if (refresh(std::move(*cur)).state == State::exited) break;
+      sleep_ms(ms);
+    }
+  }
+  TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
+  auto cur = containers_.get(c.id);
+  if (!cur.ok()) return Status{};  // the monitor's cleanup removed it (--rm)
+  c = refresh(std::move(*cur));
+  TRY(teardown(c));
+  if (volumes) TRY(remove_anonymous_volumes(c));
+  TRY(containers_.remove(c.id));
+  TRY(remove_all(paths_.dir(c.id)));
+  container_event(c, "destroy");
+  return Status{};
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,107 @@
+#include "engine/netsetup.h"
+
+#include "base/fs.h"
+#include "engine/engine.h"
+#include "network/network.h"
+
+namespace berth::engine {
+
+namespace {
+
+network::BridgeNetwork bridge_for(Engine& e) {
+  network::BridgeNetwork n;
+  n.state_dir = e.paths().cni_state();
+  if (const char* b = std::getenv("BERTH_BRIDGE"); b && *b) n.bridge = b;
+  if (const char* s = std::getenv("BERTH_SUBNET"); s && *s) n.subnet = s;
+  return n;
+}
+
+std::vector<std::string> strings(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> v;
+  if (j.contains(key) && j[key].is_array())
+    for (const auto& s : j[key])
+      if (s.is_string()) v.push_back(s.get<std::string>());
+  return v;
+}
+
+}  // namespace
+
+Status write_network_files(Engine& e, const Container& c, const std::string& ip) {
+  const auto& cfg = c.config;
+  std::string mode = cfg.value("network", "bridge");
+  std::string hostname = cfg.value("hostname", c.id.substr(0, 12));
+  std::string dir = e.paths().dir(c.id);
+  std::string hosts;
+  if (mode == "host") {
+    auto h = read_file("/etc/hosts", 1 << 20);
+    hosts = h.ok() ? *h : network::hosts_file(hostname, "", strings(cfg, "add_host"));
+    for (const auto& a : strings(cfg, "add_host")) {
+      auto colon = a.find_first_of(":=");
+      if (colon != std::string::npos) hosts += a.substr(colon + 1) + "\t" + a.substr(0, colon) + "\n";
+    }
+  } else {
+    hosts = network::hosts_file(hostname, ip, strings(cfg, "add_host"));
+  }
+  TRY(atomic_write_file(dir + "/hosts", hosts, 0644));
+  TRY_ASSIGN(std::string resolv, network::resolv_conf(strings(cfg, "dns"), strings(cfg, "dns_search"),
+                                                      strings(cfg, "dns_option"), mode == "bridge"));
+  TRY(atomic_write_file(dir + "/resolv.conf", resolv, 0644));
+  TRY(atomic_write_file(dir + "/hostname", hostname + "\n", 0644));
+  return Status{};
+}
+
+Status setup_network(Engine& e, Container& c) {
+  std::string mode = c.config.value("network", "bridge");
+  c.config.erase("network_status");
+  if (mode == "host") return write_network_files(e, c, "");
+  TRY(mkdir_p(e.paths().netns_dir(), 0755));
+  std::string ns = e.paths().netns(c.id);
+  (void)network::remove_netns(ns);  // a leftover from a crash
+  TRY(network::create_netns(e.paths().netns_dir(), c.id));
+  if (mode == "none") {
+    auto s = network::bring_up_loopback(ns);
+    if (!s.ok()) {
+      (void)network::remove_netns(ns);
+      return s;
+    }
+    return write_network_files(e, c, "");
+  }
+  std::vector<network::PortMapping> ports;
+  for (const auto& p : strings(c.config, "publish")) {
+    auto m = network::parse_publish(p);
+    if (!m.ok()) {
+      (void)network::remove_netns(ns);
+      return std::move(m).error();
+    }
+    ports.insert(ports.end(), m->begin(), m->end());
+  }
+  if (c.config.value("publish_all", false)) {
+    auto m = network::publish_all(strings(c.config, "exposed"));
+    if (m.ok()) ports.insert(ports.end(), m->begin(), m->end());
+  }
+  auto att = network::attach(bridge_for(e), c.id, ns, ports);
+  if (!att.ok()) {
+    (void)network::remove_netns(ns);
+    return std::move(att).error().wrap("container " + c.name + ": network");
+  }
+  nlohmann::json st = {{"ip", att->ip}, {"prefix_len", att->prefix_len}, {"gateway", att->gateway},
+                       {"mac", att->mac}, {"ports", nlohmann::json::array()}};
+  for (const auto& p : att->ports)
+    st["ports"].push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
+                           {"protocol", p.protocol}});
+  c.config["network_status"] = st;
+  return write_network_files(e, c, att->ip);
+}
+
+Status teardown_network(Engine& e, Container& c) {
+  std::string mode = c.config.value("network", "bridge");
+  if (mode == "host") return Status{};
+  std::string ns = e.paths().netns(c.id);
+  Status first;
+  if (mode == "bridge") first = network::detach(bridge_for(e), c.id, ns);
+  auto r = network::remove_netns(ns);
+  if (first.ok() && !r.ok()) first = r;
+  return first;
+}
+
+}  // namespace berth::engine

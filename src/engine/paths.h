@@ -1,0 +1,35 @@
+// berth/engine: where a store's containers live on disk (docs/engine.md).
+#pragma once
+
+#include <string>
+
+namespace berth::engine {
+
+struct Paths {
+  std::string root;  // the store root
+  std::string run;   // per-boot state: /run/berth/<hash of root> (tmpfs, gone after a reboot)
+
+  std::string containers() const { return root + "/containers"; }
+  std::string dir(const std::string& id) const { return containers() + "/" + id; }
+  std::string merged(const std::string& id) const { return dir(id) + "/merged"; }
+  std::string upper(const std::string& id) const { return dir(id) + "/upper"; }
+  std::string work(const std::string& id) const { return dir(id) + "/work"; }
+  std::string bundle(const std::string& id) const { return dir(id) + "/bundle"; }
+  std::string log(const std::string& id) const { return dir(id) + "/ctr.log"; }
+  std::string exit_file(const std::string& id) const { return dir(id) + "/exit"; }
+  std::string health_file(const std::string& id) const { return dir(id) + "/health.json"; }
+  std::string events() const { return root + "/events.jsonl"; }
+  std::string volumes() const { return root + "/volumes"; }
+  std::string runtime_root() const { return run + "/runtime"; }
+  std::string netns_dir() const { return run + "/netns"; }
+  std::string netns(const std::string& id) const { return netns_dir() + "/" + id; }
+  std::string cni_state() const { return run + "/cni"; }
+  std::string console_socket(const std::string& id) const { return run + "/console-" + id.substr(0, 16) + ".sock"; }
+};
+
+// run = $BERTH_RUN if set, else /run/berth/<first 16 hex of sha256(root)>
+// for root, $XDG_RUNTIME_DIR/berth/<...> otherwise: one store's containers
+// never see another store's runtime state.
+Paths paths_for(const std::string& store_root);
+
+}  // namespace berth::engine
