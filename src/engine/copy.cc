@@ -157,6 +157,7 @@ Status copy_out(const std::string& rootfs, const std::string& ctr_path, const st
   Owners owners{o.archive ? Owners::Mode::source : Owners::Mode::caller};
   std::string label = dir.ends_with("/") ? dir : dir + "/";
   copy_detail::DirSink sink(std::move(out), "", owners, label);
+  sink.devices = false;
   return copy_detail::walk(src.fd.get(), top, sink);
 }
 

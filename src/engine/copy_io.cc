@@ -248,7 +248,12 @@ Status DirSink::put_one(const Entry& e, int pfd, const std::string& leaf) {
       if (e.data) TRY(e.data([&](std::string_view chunk) { return write_all(fd.get(), chunk.data(), chunk.size()); }));
       // Owner, then mode (chown clears setuid/setgid), then times.
       TRY(chown_fd(fd.get(), e.st));
-      if (::fchmod(fd.get(), e.st.st_mode & 07777) != 0) return sys_error("chmod");
+      // Like cp(1) without --preserve=ownership: a file that now belongs to
+      // the caller (root, usually) loses setuid/setgid, so a container cannot
+      // plant a setuid-root program on the host through `cp CTR:/x .`.
+      mode_t mode = e.st.st_mode & 07777;
+      if (owners_.mode == Owners::Mode::caller) mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+      if (::fchmod(fd.get(), mode) != 0) return sys_error("chmod");
       TRY(set_xattrs(fd.get(), e));  // after chown, which drops security.capability
       if (::futimens(fd.get(), ts) != 0) return sys_error("set times");
       return Status{};
@@ -270,6 +275,7 @@ Status DirSink::put_one(const Entry& e, int pfd, const std::string& leaf) {
     case S_IFIFO:
     case S_IFCHR:
     case S_IFBLK: {
+      if (type != S_IFIFO && !devices) return Status{};
       if (::mknodat(pfd, lf, type | 0600, type == S_IFIFO ? 0 : e.st.st_rdev) != 0) {
         if (!root_user_ && errno == EPERM) return Status{};  // unprivileged: no device nodes
         return sys_error("mknod");

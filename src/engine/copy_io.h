@@ -85,6 +85,10 @@ class DirSink : public Sink {
 
   // Missing parent directories of tar entries are created (0755, owners as above).
   bool create_parents = false;
+  // Device nodes are created (privileged callers). Off for sinks on the host:
+  // a container-made 0666 node for the host's disk must not land in a host
+  // directory other users can reach.
+  bool devices = true;
 
  private:
   struct DirMeta {

@@ -380,6 +380,7 @@ Status Volumes::populate_from(const Volume& v, const std::string& rootfs_dir, co
   TRY_ASSIGN(auto out, layer::detail::Root::open(v.mountpoint));
   copy_detail::DirSink sink(std::move(out), "", copy_detail::Owners{copy_detail::Owners::Mode::source},
                             v.mountpoint + "/");
+  sink.devices = false;  // _data is a host directory too
   if (auto s = copy_detail::walk(src.get(), "", sink); !s)
     return std::move(s).error().wrap("populate volume " + v.name + " from " + ctr_path);
   // The mount point's own owner and mode, as Docker's copy-up does (a

@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -210,7 +211,7 @@ TEST_F(CopyTest, OutKeepsModesTimesSymlinksHardlinks) {
   ASSERT_EQ(::utimensat(AT_FDCWD, (root + "/d/x").c_str(), ts, 0), 0);
   ASSERT_EQ(::utimensat(AT_FDCWD, (root + "/d/sub").c_str(), ts, 0), 0);
   OK(copy_out(root, "/d", host + "/d", opts));
-  EXPECT_EQ(lst(host + "/d/x").st_mode & 07777, 04750u);
+  EXPECT_EQ(lst(host + "/d/x").st_mode & 07777, 0750u);  // now the caller's: no setuid (cp(1) does the same)
   EXPECT_EQ(lst(host + "/d/x").st_mtim.tv_sec, 1000000000);
   EXPECT_EQ(lst(host + "/d/sub").st_mode & 07777, 0510u);
   EXPECT_EQ(lst(host + "/d/sub").st_mtim.tv_sec, 1000000000);  // after its contents
@@ -221,6 +222,21 @@ TEST_F(CopyTest, OutKeepsModesTimesSymlinksHardlinks) {
   char buf[64] = {};
   ASSERT_GT(::readlink((host + "/d/abs").c_str(), buf, sizeof buf - 1), 0);
   EXPECT_STREQ(buf, "/etc/hostname");
+  opts.archive = true;  // owners kept: so is setuid
+  OK(copy_out(root, "/d/x", host + "/xa", opts));
+  EXPECT_EQ(lst(host + "/xa").st_mode & 07777, 04750u);
+}
+
+TEST_F(CopyTest, OutNeverCreatesDeviceNodesOnTheHost) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mknod";
+  ASSERT_TRUE(mkdir_p(root + "/d").ok());
+  ASSERT_EQ(::mknod((root + "/d/disk").c_str(), S_IFBLK | 0666, makedev(8, 0)), 0);
+  OK(copy_out(root, "/d", host + "/d", opts));
+  EXPECT_TRUE(path_exists(host + "/d"));
+  EXPECT_EQ(lst(host + "/d/disk").st_mode, 0u);
+  // Into a container (its device cgroup decides what it may open) they are kept.
+  OK(copy_in(root + "/d/disk", root, "/etc/disk", opts));
+  EXPECT_TRUE(S_ISBLK(lst(root + "/etc/disk").st_mode));
 }
 
 TEST_F(CopyTest, OutOwnersCallerByDefaultSourceWithArchive) {
