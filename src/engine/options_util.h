@@ -64,6 +64,10 @@ inline bool valid_utf8(std::string_view s) {
     if (i + n >= s.size()) return false;
     for (size_t k = 1; k <= n; k++)
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    // Go's utf8.Valid also refuses overlong forms, surrogates and > U+10FFFF.
+    auto c1 = n ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+      return false;
     i += n + 1;
   }
   return true;

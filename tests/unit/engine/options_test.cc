@@ -312,6 +312,10 @@ TEST(Env, FileRules) {
   EXPECT_EQ(e.error().message, "invalid --env-file \"f.env\" line 2: variable \"BAD KEY\" contains whitespace");
   EXPECT_FALSE(parse_env_text("=v\n", "f", fake_env()).ok());
   EXPECT_FALSE(parse_env_text("A=\xff\xfe\n", "f", fake_env()).ok());
+  EXPECT_FALSE(parse_env_text("A=\xed\xa0\x80\n", "f", fake_env()).ok());  // a surrogate
+  EXPECT_FALSE(parse_env_text("A=\xc0\xaf\n", "f", fake_env()).ok());      // overlong '/'
+  EXPECT_FALSE(parse_env_text("A=\xe2\x82\n", "f", fake_env()).ok());      // truncated
+  EXPECT_TRUE(parse_env_text("A=\xe2\x82\xac \xf0\x9f\x90\xb3\n", "f", fake_env()).ok());
   EXPECT_FALSE(parse_env_text(std::string("A=\0b\n", 5), "f", fake_env()).ok());
   EXPECT_FALSE(parse_env_file("/nonexistent/env/file", fake_env()).ok());
 }
