@@ -279,7 +279,7 @@ EnvLookup fake_env() {
   };
 }
 
-TEST(Env, DashE) {
+TEST(RunEnv, DashE) {
   EXPECT_EQ(**parse_env("A=1", fake_env()), "A=1");
   EXPECT_EQ(**parse_env("A==x=", fake_env()), "A==x=");
   EXPECT_EQ(**parse_env("A=", fake_env()), "A=");
@@ -290,7 +290,7 @@ TEST(Env, DashE) {
   EXPECT_EQ(parse_env("=x", fake_env()).error().message, "invalid -e \"=x\": empty variable name");
 }
 
-TEST(Env, FileRules) {
+TEST(RunEnv, FileRules) {
   std::string text =
       "\xef\xbb\xbf# comment\n"
       "\n"
@@ -320,7 +320,7 @@ TEST(Env, FileRules) {
   EXPECT_FALSE(parse_env_file("/nonexistent/env/file", fake_env()).ok());
 }
 
-TEST(Labels, Forms) {
+TEST(RunLabels, Forms) {
   EXPECT_EQ(*parse_label("a=b"), std::make_pair(std::string("a"), std::string("b")));
   EXPECT_EQ(*parse_label("a"), std::make_pair(std::string("a"), std::string("")));
   EXPECT_EQ(*parse_label("a=b=c"), std::make_pair(std::string("a"), std::string("b=c")));
@@ -335,7 +335,7 @@ TEST(Labels, Forms) {
   EXPECT_EQ(*l, (std::map<std::string, std::string>{{"a", "1"}, {"b", "x y"}}));
 }
 
-TEST(Capabilities, Names) {
+TEST(RunCaps, Names) {
   EXPECT_EQ(*parse_capability("net_admin", "--cap-add"), "CAP_NET_ADMIN");
   EXPECT_EQ(*parse_capability("CAP_SYS_ADMIN", "--cap-add"), "CAP_SYS_ADMIN");
   EXPECT_EQ(*parse_capability("Cap_Chown", "--cap-add"), "CAP_CHOWN");
@@ -346,7 +346,7 @@ TEST(Capabilities, Names) {
   EXPECT_FALSE(parse_capability("", "--cap-add").ok());
 }
 
-TEST(SecurityOpt, Forms) {
+TEST(RunSecurityOpt, Forms) {
   RunOptions o;
   ASSERT_TRUE(apply_security_opt(o, "no-new-privileges").ok());
   EXPECT_TRUE(o.no_new_privileges);
@@ -377,7 +377,7 @@ TEST(SecurityOpt, Forms) {
   EXPECT_FALSE(apply_security_opt(o, "seccomp=" + p).ok());
 }
 
-TEST(Network, Modes) {
+TEST(RunNetwork, Modes) {
   EXPECT_EQ(*parse_network("bridge"), "bridge");
   EXPECT_EQ(*parse_network("default"), "bridge");
   EXPECT_EQ(*parse_network("host"), "host");
@@ -400,7 +400,7 @@ TEST(Network, Modes) {
   EXPECT_FALSE(parse_pull("sometimes").ok());
 }
 
-TEST(Check, CrossFieldRules) {
+TEST(RunCheck, CrossFieldRules) {
   auto fails = [](auto mutate) {
     RunOptions o;
     mutate(o);
@@ -456,7 +456,7 @@ TEST(Check, CrossFieldRules) {
   }));
 }
 
-TEST(Health, MergeWithImage) {
+TEST(RunHealth, MergeWithImage) {
   image::Healthcheck img;
   img.test = {"CMD", "check"};
   img.interval = 30'000'000'000;
@@ -479,7 +479,7 @@ TEST(Health, MergeWithImage) {
   EXPECT_EQ(merge_healthcheck(img, off)->test, std::vector<std::string>{"NONE"});
 }
 
-TEST(Json, RoundTrip) {
+TEST(RunOptionsJson, RoundTrip) {
   RunOptions o;
   o.image = "busybox";
   o.cmd = {"sh", "-c", "x"};

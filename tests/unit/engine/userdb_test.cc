@@ -110,7 +110,7 @@ TEST(UserDb, HostileLines) {
   EXPECT_TRUE(parse_passwd(":::::\n::\n\n\n:x:1:1\n").empty());
 }
 
-class Rootfs : public ::testing::Test {
+class UserDbRootfs : public ::testing::Test {
  protected:
   void SetUp() override {
     auto d = TempDir::create("/tmp", "berth-userdb-test");
@@ -128,7 +128,7 @@ class Rootfs : public ::testing::Test {
   std::string root, outside;
 };
 
-TEST_F(Rootfs, ReadsFiles) {
+TEST_F(UserDbRootfs, ReadsFiles) {
   write("etc/passwd", kPasswd);
   write("etc/group", kGroup);
   auto u = resolve_user(root, "app");
@@ -141,7 +141,7 @@ TEST_F(Rootfs, ReadsFiles) {
   EXPECT_FALSE(resolve_groups(root, {"nope"}).ok());
 }
 
-TEST_F(Rootfs, MissingEtc) {
+TEST_F(UserDbRootfs, MissingEtc) {
   ASSERT_EQ(::rmdir((root + "/etc").c_str()), 0);
   auto u = resolve_user(root, "0");
   ASSERT_TRUE(u.ok()) << u.error().message;
@@ -149,7 +149,7 @@ TEST_F(Rootfs, MissingEtc) {
   EXPECT_FALSE(resolve_user(root, "app").ok());
 }
 
-TEST_F(Rootfs, SymlinkOutOfRootIsNotFollowed) {
+TEST_F(UserDbRootfs, SymlinkOutOfRootIsNotFollowed) {
   // The host file the hostile image points at.
   ASSERT_TRUE(atomic_write_file(outside + "/shadow", "evil:x:0:0::/:\n").ok());
   ASSERT_EQ(::symlink((outside + "/shadow").c_str(), (root + "/etc/passwd").c_str()), 0);
@@ -171,7 +171,7 @@ TEST_F(Rootfs, SymlinkOutOfRootIsNotFollowed) {
   EXPECT_FALSE(resolve_user(root, "evil").ok());
 }
 
-TEST_F(Rootfs, SymlinkInsideRootIsFollowed) {
+TEST_F(UserDbRootfs, SymlinkInsideRootIsFollowed) {
   ASSERT_TRUE(mkdir_p(root + "/usr/lib").ok());
   write("usr/lib/passwd", "svc:x:42:42::/srv:\n");
   ASSERT_EQ(::symlink("/usr/lib/passwd", (root + "/etc/passwd").c_str()), 0);
@@ -183,7 +183,7 @@ TEST_F(Rootfs, SymlinkInsideRootIsFollowed) {
   EXPECT_TRUE(resolve_user(root, "svc").ok());
 }
 
-TEST_F(Rootfs, SymlinkLoopAndNonRegular) {
+TEST_F(UserDbRootfs, SymlinkLoopAndNonRegular) {
   ASSERT_EQ(::symlink("passwd", (root + "/etc/passwd").c_str()), 0);
   EXPECT_FALSE(resolve_user(root, "app").ok());
   ASSERT_EQ(::unlink((root + "/etc/passwd").c_str()), 0);
@@ -196,7 +196,7 @@ TEST_F(Rootfs, SymlinkLoopAndNonRegular) {
   EXPECT_FALSE(resolve_user(root, "app").ok());
 }
 
-TEST_F(Rootfs, SizeCap) {
+TEST_F(UserDbRootfs, SizeCap) {
   std::string big(kMaxDbFile + 1, '#');
   write("etc/passwd", big);
   auto u = resolve_user(root, "app");
