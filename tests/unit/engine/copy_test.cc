@@ -538,6 +538,17 @@ TEST_F(CopyTest, TarRoundTrip) {
   EXPECT_EQ(lst(root + "/dst/d/a").st_ino, lst(root + "/dst/d/h").st_ino);
 }
 
+TEST_F(CopyTest, TarContentsRoundTripKeepsDestMetadata) {
+  put(root + "/d/a", "A");
+  ASSERT_EQ(::chmod((root + "/d").c_str(), 0700), 0);
+  std::string tar = tar_out("/d/.");
+  ASSERT_TRUE(mkdir_p(root + "/dst").ok());
+  ASSERT_EQ(::chmod((root + "/dst").c_str(), 0755), 0);
+  OK(tar_in(tar, "/dst"));
+  EXPECT_EQ(get(root + "/dst/a"), "A");
+  EXPECT_EQ(lst(root + "/dst").st_mode & 07777, 0755u);  // "./" does not restyle the extraction point
+}
+
 TEST_F(CopyTest, TarInDestMustBeExistingDir) {
   std::string tar = TarBuilder().file("a", "A").finish();
   auto s = tar_in(tar, "/nope");

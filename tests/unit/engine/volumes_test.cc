@@ -285,6 +285,32 @@ TEST_F(VolumesTest, SweepOrphansAndNoInheritedData) {
   EXPECT_FALSE(path_exists(v->mountpoint + "/old"));
 }
 
+TEST_F(VolumesTest, ConcurrentCopyUpsCopyOnce) {
+  std::string rootfs = tmp_->path() + "/rootfs";
+  for (int i = 0; i < 200; i++) put(rootfs + "/data/f" + std::to_string(i), std::string(1000, 'x'));
+  auto v = vols().create("shared-copy");
+  ASSERT_TRUE(v.ok());
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 4; i++) {
+    pid_t p = ::fork();
+    ASSERT_GE(p, 0);
+    if (p == 0) {
+      auto s = Store::open(root);
+      if (!s) ::_exit(2);
+      auto vs = Volumes::open(*s);
+      if (!vs) ::_exit(3);
+      ::_exit(vs->populate_from(*v, rootfs, "/data").ok() ? 0 : 4);
+    }
+    pids.push_back(p);
+  }
+  for (pid_t p : pids) {
+    int st = 0;
+    ASSERT_EQ(::waitpid(p, &st, 0), p);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  EXPECT_EQ(entries(v->mountpoint), 200);
+}
+
 TEST_F(VolumesTest, ConcurrentCreatesOfOneNameFromProcesses) {
   constexpr int kProcs = 6;
   std::vector<pid_t> pids;
