@@ -92,6 +92,21 @@ std::string join_rel(const std::string& a, const std::string& b) {
   return a + "/" + b;
 }
 
+// dirfd's path inside the root, from the kernel's own record of both; the
+// lexical fallback only if that is not available (a directory deleted or
+// outside the root's mount).
+std::string real_in_root(int rootfd, int dirfd, const std::string& lexical) {
+  char rb[4096], db[4096];
+  ssize_t rn = ::readlink(proc_fd(rootfd).c_str(), rb, sizeof rb);
+  ssize_t dn = ::readlink(proc_fd(dirfd).c_str(), db, sizeof db);
+  if (rn <= 0 || dn <= 0 || rn >= static_cast<ssize_t>(sizeof rb) || dn >= static_cast<ssize_t>(sizeof db)) return lexical;
+  std::string_view r(rb, static_cast<size_t>(rn)), d(db, static_cast<size_t>(dn));
+  if (d == r) return "";
+  if (r == "/") return std::string(d.substr(1));
+  if (d.size() > r.size() && d.starts_with(r) && d[r.size()] == '/') return std::string(d.substr(r.size() + 1));
+  return lexical;
+}
+
 Result<Found> resolve(const layer::detail::Root& root, std::string rel, bool follow_final) {
   for (int hops = 0; hops <= 40; hops++) {
     Found f;
@@ -122,8 +137,11 @@ Result<Found> resolve(const layer::detail::Root& root, std::string rel, bool fol
     if (n < 0) return sys_error("readlink /" + rel);
     if (static_cast<size_t>(n) >= sizeof buf) return Error(Errc::limit, "/" + rel + ": symlink target too long");
     std::string target(buf, static_cast<size_t>(n));
-    // As the container sees it: absolute targets start at the rootfs.
-    rel = clean_in_root(target[0] == '/' ? target : parent_of(rel) + "/" + target);
+    // As the container sees it: absolute targets start at the rootfs, and
+    // relative ones at the directory the link is really in (its parent path
+    // may itself have gone through links, which a lexical "a/../b" would
+    // get wrong). The result is resolved through Root again either way.
+    rel = clean_in_root(target[0] == '/' ? target : real_in_root(root.fd(), p, parent_of(rel)) + "/" + target);
   }
   return Error(Errc::invalid_argument, "/" + rel + ": too many levels of symbolic links", ELOOP);
 }

@@ -280,6 +280,19 @@ TEST_F(CopyTest, XattrsCapabilityAndUserCopiedBothWays) {
   EXPECT_STREQ(buf, "v1");
 }
 
+TEST_F(CopyTest, FollowRelativeLinkFromTheDirectoryItIsReallyIn) {
+  // /short -> deep/a/b (a link), and in b: up -> ../target. The container
+  // sees /short/up as /deep/a/target, not /target.
+  put(root + "/deep/a/target", "RIGHT");
+  put(root + "/target", "WRONG");
+  ASSERT_TRUE(mkdir_p(root + "/deep/a/b").ok());
+  ASSERT_EQ(::symlink("deep/a/b", (root + "/short").c_str()), 0);
+  ASSERT_EQ(::symlink("../target", (root + "/deep/a/b/up").c_str()), 0);
+  opts.follow_link = true;
+  OK(copy_out(root, "/short/up", host + "/got", opts));
+  EXPECT_EQ(get(host + "/got"), "RIGHT");
+}
+
 // ---- path rules, host -> container ----
 
 TEST_F(CopyTest, InFileToMissingDestCreatesIt) {
