@@ -154,9 +154,10 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
     if (out >= 0) i_out = n, p[n++] = {out, POLLIN, 0};
     if (err >= 0) i_err = n, p[n++] = {err, POLLIN, 0};
     if (in >= 0 && !exited) i_in = n, p[n++] = {in, POLLIN, 0};
+    if (!exited && (timeout < 0 || timeout > 1000)) timeout = 1000;
     int r = ::poll(p, static_cast<nfds_t>(n), timeout);
     if (r < 0 && errno != EINTR) break;
-    if (r <= 0) continue;
+    if (r < 0) continue;
     if (i_out >= 0 && p[i_out].revents) pump(out, journal::Stream::out, cfg.tee_out);
     if (i_err >= 0 && p[i_err].revents) pump(err, journal::Stream::err, cfg.tee_err);
     if (i_in >= 0 && p[i_in].revents) {
@@ -171,10 +172,14 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
         else if (cfg.stdin_dst >= 0) ::close(cfg.stdin_dst);
       }
     }
-    if (p[0].revents & POLLIN) {
+    if (r == 0 || (p[0].revents & POLLIN)) {
       struct signalfd_siginfo si;
-      while (::read(sfd.get(), &si, sizeof si) == sizeof si) {
-        int sig = static_cast<int>(si.ssi_signo);
+      // A SIGCHLD that arrived before we blocked it is gone: reap on every
+      // wake-up (and on the periodic timeout), not only on the signal.
+      bool check = true;
+      while (check || ::read(sfd.get(), &si, sizeof si) == sizeof si) {
+        int sig = check ? SIGCHLD : static_cast<int>(si.ssi_signo);
+        check = false;
         if (sig != SIGCHLD) {
           if (sig == SIGWINCH && cfg.pty_fd >= 0 && cfg.stdin_src >= 0) {
             struct winsize ws;
