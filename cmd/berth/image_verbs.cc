@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "engine/gc_roots.h"
 #include "image/config.h"
 #include "image_lookup.h"
 #include "store/gc.h"
@@ -250,6 +251,7 @@ Result<int> cmd_rmi(const std::vector<std::string>& what, bool force) {
   }
   GcOptions go;
   go.wait = false;
+  go.providers.push_back(engine::container_gc_roots());
   (void)collect_garbage(store, go);
   return rc;
 }
@@ -258,6 +260,7 @@ Result<int> cmd_gc(bool dry_run) {
   TRY_ASSIGN(Store store, Store::open(store_root()));
   GcOptions go;
   go.dry_run = dry_run;
+  go.providers.push_back(engine::container_gc_roots());
   TRY_ASSIGN(auto rep, collect_garbage(store, go));
   for (auto& d : rep.removed_blobs) std::printf("%s %s\n", dry_run ? "Would delete" : "Deleted", d.str().c_str());
   for (auto& d : rep.removed_snapshots)
