@@ -119,6 +119,10 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
   if (!cfg.health_argv.empty() && cfg.health_interval_ns > 0)
     next_health = mono_ns() + (cfg.health_start_ns > 0 ? cfg.health_start_ns : cfg.health_interval_ns);
 
+  // The child may have exited before SIGCHLD was blocked (then the signal
+  // was discarded): look once now, later only when woken.
+  bool initial_check = true;
+
   char buf[65536];
   auto pump = [&](int& fd, journal::Stream stream, int tee) {
     while (fd >= 0) {
@@ -155,7 +159,8 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
     if (err >= 0) i_err = n, p[n++] = {err, POLLIN, 0};
     if (in >= 0 && !exited) i_in = n, p[n++] = {in, POLLIN, 0};
     if (!exited && (timeout < 0 || timeout > 1000)) timeout = 1000;
-    int r = ::poll(p, static_cast<nfds_t>(n), timeout);
+    int r = initial_check ? 0 : ::poll(p, static_cast<nfds_t>(n), timeout);
+    initial_check = false;
     if (r < 0 && errno != EINTR) break;
     if (r < 0) continue;
     if (i_out >= 0 && p[i_out].revents) pump(out, journal::Stream::out, cfg.tee_out);
