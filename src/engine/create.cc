@@ -188,7 +188,7 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   }
   TRY_ASSIGN(json spec, make_spec(in));
   TRY(mkdir_p(paths_.bundle(c.id), 0700));
-  TRY(atomic_write_file(paths_.bundle(c.id) + "/config.json", spec.dump(2), 0600));
+  TRY(write_ephemeral(paths_.bundle(c.id) + "/config.json", spec.dump(2), 0600));
   c.config["args"] = spec["process"]["args"];
   c.config["env"] = spec["process"]["env"];
   c.config["entrypoint"] = o.entrypoint ? json(*o.entrypoint)

@@ -1,5 +1,7 @@
 #include "engine/monitor.h"
 
+#include "engine/paths.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -211,7 +213,8 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   if (!exited) return Error(Errc::internal, "monitor " + cfg.id + ": poll failed before the container exited");
   if (log) (void)log->flush();
-  if (!cfg.exit_path.empty()) TRY(atomic_write_file(cfg.exit_path, exit_json(*exited), 0644));
+  // The die event goes first: the exit file is what `stop`, `wait` and `ps`
+  // wait for, and whatever they append next (stop, destroy) must come after it.
   if (!cfg.events_path.empty()) {
     journal::Event ev;
     ev.type = "container";
@@ -221,6 +224,7 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
     if (exited->signal) ev.attributes["signal"] = std::to_string(exited->signal);
     (void)journal::append_event(cfg.events_path, ev);
   }
+  if (!cfg.exit_path.empty()) TRY(write_ephemeral(cfg.exit_path, exit_json(*exited), 0644));
   return *exited;
 }
 

@@ -42,11 +42,11 @@ Status write_network_files(Engine& e, const Container& c, const std::string& ip)
   } else {
     hosts = network::hosts_file(hostname, ip, strings(cfg, "add_host"));
   }
-  TRY(atomic_write_file(dir + "/hosts", hosts, 0644));
+  TRY(write_ephemeral(dir + "/hosts", hosts, 0644));
   TRY_ASSIGN(std::string resolv, network::resolv_conf(strings(cfg, "dns"), strings(cfg, "dns_search"),
                                                       strings(cfg, "dns_option"), mode == "bridge"));
-  TRY(atomic_write_file(dir + "/resolv.conf", resolv, 0644));
-  TRY(atomic_write_file(dir + "/hostname", hostname + "\n", 0644));
+  TRY(write_ephemeral(dir + "/resolv.conf", resolv, 0644));
+  TRY(write_ephemeral(dir + "/hostname", hostname + "\n", 0644));
   return Status{};
 }
 

@@ -1,7 +1,12 @@
 // berth/engine: where a store's containers live on disk (docs/engine.md).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
+#include <string_view>
+
+#include "base/error.h"
 
 namespace berth::engine {
 
@@ -26,6 +31,11 @@ struct Paths {
   std::string cni_state() const { return run + "/cni"; }
   std::string console_socket(const std::string& id) const { return run + "/console-" + id.substr(0, 16) + ".sock"; }
 };
+
+// Replaces path atomically (temp file + rename) without fsync: for files
+// berth regenerates or can do without after a power loss (bundle, /etc files,
+// exit records). Durable state goes through the database or atomic_write_file.
+Status write_ephemeral(const std::string& path, std::string_view data, mode_t mode = 0644);
 
 // run = $BERTH_RUN if set, else /run/berth/<first 16 hex of sha256(root)>
 // for root, $XDG_RUNTIME_DIR/berth/<...> otherwise: one store's containers
