@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build berth berth-runtime berth-registry
+ninja -C build berth berth-monitor berth-init berth-runtime berth-registry
 B=$PWD/build/bin
 out=$(mktemp -d /tmp/berth-demo.XXXXXX)
 export BERTH_ROOT=$out/store
@@ -14,6 +14,7 @@ reg_pid=
 cleanup() {
   [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
   "$B/berth-runtime" --root "$out/rt" delete -f demo >/dev/null 2>&1 || true
+  "$B/berth" rm -f $("$B/berth" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   rm -rf "$out"
 }
 trap cleanup EXIT
@@ -43,6 +44,19 @@ json.dump(c, open("config.json", "w"))
 PY
 )
 step "$B/berth-runtime" --root "$out/rt" run --bundle "$out/bundle" demo
+
+echo; echo "== engine: containers from the stored image, no daemon"
+step "$B/berth" run --rm --network none demo/busybox:latest
+step "$B/berth" run -d --name web --network none demo/busybox:latest sh -c 'echo started; sleep 300'
+step "$B/berth" ps
+step "$B/berth" exec web uname -s
+step "$B/berth" logs web
+step "$B/berth" stop -t 1 web
+step "$B/berth" ps -a
+step "$B/berth" commit --change 'CMD ["cat","/etc/passwd"]' web demo/committed
+step "$B/berth" rm web
+step "$B/berth" run --rm --network none demo/committed
+step "$B/berth" events --since 1m --until 0s
 
 echo; echo "== registry: push to berth-registry, pull into a fresh store"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
