@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `berth run --rm IMAGE true` vs `podman run --rm` vs `berth-runtime run` of a
+# prepared bundle, interleaved in one run so load changes hit all alike; then
+# 50 detached containers started concurrently and the monitors' memory.
+#   bench/engine/run.sh [RUNS]    (root; podman, runc, busybox-static, jq)
+# BERTH_BIN defaults to build/bin. Prints medians (ms) and ratios.
+set -euo pipefail
+RUNS=${1:-20}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+export BERTH_BIN=${BERTH_BIN:-$SRC/build/bin}
+export BERTH_SRC=$SRC
+source "$SRC/tests/e2e/lib/bundle.sh"
+source "$SRC/tests/e2e/lib/image_fixtures.sh"
+T=$(e2e_tmpdir)
+ROOT=$T/store
+B=("$BERTH_BIN/berth" --root "$ROOT")
+PM=(podman --root "$T/podman" --runroot "$T/podman-run" --runtime runc --cgroup-manager cgroupfs --events-backend file)
+RS=$(mktemp -d /run/berth-bench.XXXXXX)
+e2e_on_exit "rm -rf $RS"
+e2e_on_exit "${B[*]} rm -f \$(${B[*]} ps -aq) >/dev/null 2>&1 || true"
+e2e_on_exit "${PM[*]} rm -af >/dev/null 2>&1 || true; ${PM[*]} system reset -f >/dev/null 2>&1 || true"
+
+fixture_rootfs "$T/rootfs"
+tar -C "$T/rootfs" -cf "$T/bb.tar" .
+"${B[@]}" import "$T/bb.tar" bench/bb >/dev/null
+"${PM[@]}" import "$T/bb.tar" localhost/bench/bb >/dev/null
+make_busybox_bundle "$T/bundle" true
+
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1e6}'; }
+declare -A samples
+sample() {  # name cmd...
+  local name=$1; shift
+  local t0 t1
+  t0=$(now); "$@" >/dev/null; t1=$(now)
+  samples[$name]+="$((t1 - t0)) "
+}
+m() { tr ' ' '\n' <<<"${samples[$1]}" | grep . | median; }
+
+# Warm-up: first runs unpack snapshots, create bridges, fill caches.
+"${B[@]}" run --rm bench/bb true; "${B[@]}" run --rm --network none bench/bb true
+"${PM[@]}" run --rm localhost/bench/bb true; "${PM[@]}" run --rm --network none localhost/bench/bb true
+cd "$T/bundle"
+for i in $(seq "$RUNS"); do
+  sample berth_none "${B[@]}" run --rm --network none bench/bb true
+  sample berth_bridge "${B[@]}" run --rm bench/bb true
+  sample podman_none "${PM[@]}" run --rm --network none localhost/bench/bb true
+  sample podman_bridge "${PM[@]}" run --rm localhost/bench/bb true
+  sample runtime "$BERTH_BIN/berth-runtime" --root "$RS" run "r$i"
+done
+
+# 50 containers started concurrently (detached, --network none), then the
+# memory each monitor keeps while its container runs.
+t0=$(now)
+for i in $(seq 50); do "${B[@]}" run -d --network none --name "c$i" bench/bb sleep 300 >/dev/null & done
+wait
+t1=$(now)
+running=$("${B[@]}" ps -q | wc -l)
+rss_total=0
+n=0
+for p in $(pgrep -f "berth-monitor --id .* --root $ROOT "); do
+  r=$(ps -o rss= -p "$p" | tr -d ' ')
+  [ -n "$r" ] && rss_total=$((rss_total + r)) && n=$((n + 1))
+done
+t2=$(now)
+"${B[@]}" rm -f $("${B[@]}" ps -aq) >/dev/null
+t3=$(now)
+
+printf 'engine run --rm true (median of %d, ms)\n' "$RUNS"
+printf '  berth  --network none   %8s\n' "$(m berth_none)"
+printf '  berth  (bridge)         %8s\n' "$(m berth_bridge)"
+printf '  podman --network none   %8s\n' "$(m podman_none)"
+printf '  podman (bridge)         %8s\n' "$(m podman_bridge)"
+printf '  berth-runtime run       %8s   (prepared bundle, no image, no network)\n' "$(m runtime)"
+awk -v a="$(m podman_none)" -v b="$(m berth_none)" 'BEGIN{printf "  podman/berth (none)     %8.1fx\n", a/b}'
+awk -v a="$(m podman_bridge)" -v b="$(m berth_bridge)" 'BEGIN{printf "  podman/berth (bridge)   %8.1fx\n", a/b}'
+awk -v a="$(m berth_none)" -v b="$(m runtime)" 'BEGIN{printf "  berth/runtime (none)    %8.2fx\n", a/b}'
+printf '50 concurrent run -d: %d running after %.2f s; rm -f of all 50: %.2f s\n' \
+  "$running" "$(awk -v d=$((t1 - t0)) 'BEGIN{print d/1e9}')" "$(awk -v d=$((t3 - t2)) 'BEGIN{print d/1e9}')"
+[ "$n" -gt 0 ] && printf 'monitor RSS: %d monitors, mean %d KiB\n' "$n" $((rss_total / n))
+
