@@ -118,6 +118,35 @@ struct PsOpts {
   std::vector<std::string> filters;
 };
 
+// One `ps` row as Docker's --format json prints it (all values strings but ExitCode).
+json ps_row(engine::Engine& e, const engine::Container& c, bool no_trunc) {
+  std::string labels;
+  for (auto& [k, v] : c.config.value("labels", json::object()).items())
+    labels += (labels.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  return json{{"ID", no_trunc ? c.id : short_id(c.id)},
+              {"Image", c.image},
+              {"Command", command_text(c, !no_trunc)},
+              {"CreatedAt", rfc3339_ns(c.created_ns)},
+              {"RunningFor", duration_text((engine::now_ns() - c.created_ns) / 1000000000) + " ago"},
+              {"Status", status_text(e, c)},
+              {"State", engine::state_name(c.state)},
+              {"Ports", ports_text(c)},
+              {"Names", c.name},
+              {"Labels", labels},
+              {"Mounts", ""},
+              {"Networks", c.config.value("network", "")},
+              {"Size", ""},
+              {"ExitCode", c.exit_code}};
+}
+
+// The header of a `table` template: Docker's column titles.
+json ps_headers() {
+  return json{{"ID", "CONTAINER ID"}, {"Image", "IMAGE"},   {"Command", "COMMAND"},    {"CreatedAt", "CREATED AT"},
+              {"RunningFor", "CREATED"}, {"Status", "STATUS"}, {"State", "STATE"},   {"Ports", "PORTS"},
+              {"Names", "NAMES"},     {"Labels", "LABELS"}, {"Mounts", "MOUNTS"},    {"Networks", "NETWORKS"},
+              {"Size", "SIZE"},       {"ExitCode", "EXIT CODE"}};
+}
+
 Result<int> cmd_ps(const PsOpts& o) {
   TRY_ASSIGN(auto ctx, EngineCtx::open());
   TRY_ASSIGN(auto all, ctx->engine.containers().list());
@@ -136,27 +165,26 @@ Result<int> cmd_ps(const PsOpts& o) {
     return 0;
   }
   if (o.format == "json" || o.format == "{{json .}}") {
+    for (auto& c : shown) std::printf("%s\n", ps_row(ctx->engine, c, o.no_trunc).dump().c_str());
+    return 0;
+  }
+  if (!o.format.empty() && o.format != "table") {
+    // Docker's templates: "{{.Names}}" per row, or "table {{.ID}}\t{{.Names}}"
+    // with a header; a literal \t in the argument is a tab, as in Docker.
+    std::string fmt = o.format;
+    for (size_t at; (at = fmt.find("\\t")) != std::string::npos;) fmt.replace(at, 2, "\t");
+    bool table = fmt.rfind("table ", 0) == 0;
+    if (table) {
+      fmt = fmt.substr(6);
+      TRY_ASSIGN(std::string head, render_template(fmt, ps_headers()));
+      std::printf("%s\n", head.c_str());
+    }
     for (auto& c : shown) {
-      std::string labels;
-      for (auto& [k, v] : c.config.value("labels", json::object()).items())
-        labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
-      json j = {{"ID", o.no_trunc ? c.id : short_id(c.id)},
-                {"Image", c.image},
-                {"Command", command_text(c, !o.no_trunc)},
-                {"CreatedAt", rfc3339_ns(c.created_ns)},
-                {"RunningFor", duration_text((engine::now_ns() - c.created_ns) / 1000000000) + " ago"},
-                {"Status", status_text(ctx->engine, c)},
-                {"State", engine::state_name(c.state)},
-                {"Ports", ports_text(c)},
-                {"Names", c.name},
-                {"Labels", labels},
-                {"ExitCode", c.exit_code}};
-      std::printf("%s\n", j.dump().c_str());
+      TRY_ASSIGN(std::string line, render_template(fmt, ps_row(ctx->engine, c, o.no_trunc)));
+      std::printf("%s\n", line.c_str());
     }
     return 0;
   }
-  if (!o.format.empty() && o.format != "table")
-    return Error(Errc::invalid_argument, "unsupported --format \"" + o.format + "\": use table or json");
   std::vector<std::vector<std::string>> rows;
   for (auto& c : shown)
     rows.push_back({o.no_trunc ? c.id : short_id(c.id), c.image, command_text(c, !o.no_trunc),
@@ -214,9 +242,10 @@ void add_top(CLI::App* parent) {
   auto psargs = std::make_shared<std::vector<std::string>>();
   auto* c = parent->add_subcommand("top", "Display the running processes of a container");
   c->add_option("container", *id)->required();
-  c->add_option("ps_options", *psargs, "Options for ps (default -ef)");
-  c->prefix_command();
+  // Everything after the container goes to ps as is (`top c -o pid,comm`).
+  c->allow_extras();
   set_action(c, [=]() -> Result<int> {
+    *psargs = c->remaining();
     TRY_ASSIGN(auto ctx, EngineCtx::open());
     TRY_ASSIGN(auto ct, ctx->engine.lookup(*id));
     if (ct.state != engine::State::running && ct.state != engine::State::paused)
@@ -227,7 +256,7 @@ void add_top(CLI::App* parent) {
     std::string pidlist;
     for (pid_t p : pids) pidlist += (pidlist.empty() ? "" : ",") + std::to_string(p);
     std::vector<std::string> argv = {"ps"};
-    if (psargs->empty()) argv.insert(argv.end(), {"-o", "uid,pid,ppid,c,stime,tty,time,cmd"});
+    if (psargs->empty()) argv.push_back("-f");
     else argv.insert(argv.end(), psargs->begin(), psargs->end());
     argv.insert(argv.end(), {"-p", pidlist.empty() ? "0" : pidlist});
     std::fflush(stdout);
