@@ -1,4 +1,5 @@
 // The security half of spec generation: capabilities, seccomp, devices.
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -21,8 +22,11 @@ constexpr const char* kDefaultCaps[] = {
     "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",     "CAP_SETFCAP",          "CAP_SETPCAP",
     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
 
-// Every capability both this kernel and libcap know, in number order:
-// what --privileged and --cap-add ALL grant (Docker's GetAllCapabilities).
+// Every capability this kernel and libcap know and the caller's bounding
+// set still holds, in number order: what --privileged and --cap-add ALL
+// grant. Docker's GetAllCapabilities filters the same way since 20.10: a
+// capability the caller lacks cannot be granted, and asking for it makes
+// the runtime fail ("unable to apply caps") inside restricted hosts.
 std::vector<std::string> all_capabilities() {
   int last = 40;
   if (auto t = read_file("/proc/sys/kernel/cap_last_cap", 64); t.ok()) {
@@ -31,6 +35,7 @@ std::vector<std::string> all_capabilities() {
   }
   std::vector<std::string> out;
   for (int c = 0; c <= last; c++) {
+    if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1) continue;
     std::string n = runtime::cap_to_name(c);
     if (runtime::cap_from_name(n) == c) out.push_back(n);
   }
