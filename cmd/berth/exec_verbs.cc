@@ -1,6 +1,8 @@
 // Working inside containers: exec, cp, commit, and `healthcheck run`.
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdio>
 
 #include "cli.h"
@@ -46,8 +48,12 @@ Result<int> cmd_exec(const ExecOpts& o) {
   std::fflush(stdout);
   auto code = ctx->engine.exec(o.id, r);
   if (!code.ok()) {
-    // Docker: 126 when the command cannot be invoked, 127 when not found.
-    return std::move(code).error();
+    const Error& e = code.error();
+    if (e.message.rfind("OCI runtime exec failed", 0) != 0) return std::move(code).error();
+    // The container is fine, the command could not be started in it:
+    // podman's codes, 127 when it does not exist, 126 when it cannot run.
+    std::fprintf(stderr, "Error: %s\n", e.str().c_str());
+    return (e.code == Errc::not_found || e.sys_errno == ENOENT) ? 127 : 126;
   }
   return *code;
 }
@@ -63,10 +69,20 @@ void add_exec(CLI::App* parent) {
   c->add_option("--env-file", o->env_files, "Read environment variables from a file")->allow_extra_args(false);
   c->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
   c->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
-  c->add_option("container", o->id)->required();
-  c->add_option("command", o->cmd, "Command and arguments")->required();
+  // Everything from the container name on is ours to split: the command's
+  // own flags (sh -c, id -u) must never be parsed as exec's.
   c->prefix_command();
-  set_action(c, [o] { return cmd_exec(*o); });
+  c->set_help_flag("--help", "Print this help message and exit");
+  set_action(c, [o, c]() -> Result<int> {
+    std::vector<std::string> rest = c->remaining();
+    if (!rest.empty() && rest[0] == "--") rest.erase(rest.begin());
+    if (rest.size() < 2) return Error(Errc::invalid_argument, "exec requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
+    if (rest[0].size() > 1 && rest[0][0] == '-') return Error(Errc::invalid_argument, "unknown flag: " + rest[0]);
+    ExecOpts x = *o;
+    x.id = rest[0];
+    x.cmd.assign(rest.begin() + 1, rest.end());
+    return cmd_exec(x);
+  });
 }
 
 // "CTR:/path" -> {ctr, path}; a leading "/" or "." or no colon means a local path.
@@ -91,6 +107,13 @@ Result<int> cmd_cp(const std::string& src, const std::string& dst, bool archive,
   co.archive = archive;
   co.follow_link = follow;
   co.container = c.name;
+  // Volumes and binds are not in the host's view of the rootfs: cp goes to
+  // their sources. (A tmpfs has no host side; it is left to the rootfs.)
+  for (const auto& m : c.config.value("mounts", nlohmann::json::array())) {
+    if (!m.is_object() || m.value("Type", "") == "tmpfs" || m.value("Source", "").empty()) continue;
+    co.mounts.push_back({m.value("Destination", ""), m.value("Source", ""), !m.value("RW", true)});
+  }
+  co.read_only_rootfs = c.config.value("opts", nlohmann::json::object()).value("read_only", false);
   // A stopped container's rootfs is mounted for the copy only.
   std::string merged = ctx->engine.paths().merged(c.id);
   bool mounted_here = false;

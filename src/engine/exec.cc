@@ -22,6 +22,13 @@ std::string joined(const std::vector<std::string>& v) {
   return s;
 }
 
+// Docker's prefix, which the CLI keys its 126/127 exit codes on: the
+// container was fine, the process could not be started in it.
+Error start_failed(Error e) {
+  e.message = "OCI runtime exec failed: " + e.message;
+  return e;
+}
+
 }  // namespace
 
 Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
@@ -52,7 +59,7 @@ Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
     auto res = runtime::exec(g, o);
     for (int i = 0; i < 3; i++) ::dup2(saved[i], i), ::close(saved[i]);
     ::close(null);
-    if (!res.ok()) return std::move(res).error();
+    if (!res.ok()) return start_failed(std::move(res).error());
     return 0;
   }
   if (!r.tty) {
@@ -65,7 +72,8 @@ Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
     }
     auto res = runtime::exec(g, o);
     if (saved >= 0) ::dup2(saved, 0), ::close(saved);
-    if (res.ok()) container_event(c, "exec_die", {{"exitCode", std::to_string(*res)}});
+    if (!res.ok()) return start_failed(std::move(res).error());
+    container_event(c, "exec_die", {{"exitCode", std::to_string(*res)}});
     return res;
   }
   // A terminal: the runtime hands us the pty master, we proxy it like a
@@ -82,7 +90,7 @@ Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
   auto res = runtime::exec(g, o);
   if (!res.ok()) {
     ::unlink(sock.c_str());
-    return std::move(res).error();
+    return start_failed(std::move(res).error());
   }
   auto pty = receive_console(listen->get(), sock);
   ::unlink(sock.c_str());

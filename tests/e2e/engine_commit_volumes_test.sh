@@ -30,7 +30,7 @@ if command -v podman >/dev/null; then
   pm load -i "$T/c.tar" >"$T/pload.out" 2>&1; rc=$?
   expect_eq "podman loads berth's save of a committed image" 0 $rc
   [ $rc -eq 0 ] || cat "$T/pload.out"
-  out=$(pm run --rm --runtime runc --network none --cgroups disabled "localhost/committed$$:v1" 2>&1)
+  out=$(pm run --rm --runtime runc --network none "localhost/committed$$:v1" 2>&1)
   expect_eq "podman runs the committed image (file + CMD)" committed "$out"
 fi
 b rm -f "$N" >/dev/null
