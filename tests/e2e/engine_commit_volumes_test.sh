@@ -36,6 +36,7 @@ fi
 b rm -f "$N" >/dev/null
 
 # --- volumes ---
+vol_exists() { b volume inspect "$1" >/dev/null 2>&1; }
 b volume create "named$$" >/dev/null
 b run --rm --network none -v "named$$:/data" bb sh -c 'echo kept >/data/f'
 expect_eq "named volume persists across containers" kept "$(b run --rm --network none -v "named$$:/data" bb cat /data/f)"
@@ -58,6 +59,7 @@ b volume inspect "named$$" >/dev/null 2>&1; check "volume gone after rm" test $?
 # Anonymous volumes: --rm removes them; 100 runs leave the volumes dir as it was.
 before=$(ls "$ROOT/volumes" 2>/dev/null | sort | tr '\n' ' ')
 du_before=$(du -s "$ROOT/volumes" 2>/dev/null | cut -f1)
+ctrs_before=$(ls "$ROOT/containers" 2>/dev/null | sort | tr '\n' ' ')
 fails=0
 for i in $(seq 100); do b run --rm --network none -v /data bb sh -c 'echo x >/data/x' || fails=$((fails + 1)); done
 expect_eq "100 x run --rm -v /data all succeed" 0 "$fails"
@@ -65,9 +67,11 @@ after=$(ls "$ROOT/volumes" 2>/dev/null | sort | tr '\n' ' ')
 du_after=$(du -s "$ROOT/volumes" 2>/dev/null | cut -f1)
 expect_eq "100 x run --rm -v /data: volumes dir listing unchanged" "$before" "$after"
 expect_eq "100 x run --rm -v /data: du -s volumes unchanged" "$du_before" "$du_after"
+expect_eq "100 x run --rm: no container dirs left behind" "$ctrs_before" "$(ls "$ROOT/containers" 2>/dev/null | sort | tr '\n' ' ')"
+check "100 x run --rm: no volume left in volume ls" test -z "$(b volume ls -q)"
 b run --network none --name "$N-a" -v /data bb true
 anon=$(b inspect "$N-a" | jq -r '.[0].Mounts[] | select(.Destination=="/data") | .Name')
-check "anonymous volume exists ($anon)" b volume inspect "$anon"
+check "anonymous volume exists ($anon)" vol_exists "$anon"
 b rm -v "$N-a" >/dev/null
 b volume inspect "$anon" >/dev/null 2>&1; check "rm -v removes the anonymous volume" test $? -ne 0
 
@@ -95,7 +99,7 @@ b volume create "keep$$" >/dev/null
 out=$(b volume prune -f)
 check "volume prune lists the anonymous volume" grep -q "$ivname" <<<"$out"
 check "volume prune reports reclaimed space" grep -q "Total reclaimed space:" <<<"$out"
-check "volume prune keeps named volumes" b volume inspect "keep$$"
+check "volume prune keeps named volumes" vol_exists "keep$$"
 out=$(b volume prune -af)
 check "volume prune -a removes named ones" grep -q "keep$$" <<<"$out"
 
