@@ -15,6 +15,12 @@ expect_eq "exec: stdout" "hi" "$(b exec "$N" echo hi)"
 b exec "$N" sh -c 'exit 7'; expect_eq "exec: exit code propagated" 7 $?
 b exec "$N" /nonexistent >/dev/null 2>&1; rc=$?
 check "exec: missing binary fails (126/127, got $rc)" test "$rc" -eq 126 -o "$rc" -eq 127
+b exec "$N" /etc/passwd >/dev/null 2>&1; expect_eq "exec: non-executable file -> 126" 126 $?
+err=$(b exec -u nosuch "$N" id 2>&1); rc=$?
+expect_eq "exec -u unknown user -> 125" 125 $rc
+check "exec -u unknown user: Docker's error ($err)" grep -q "unable to find user nosuch" <<<"$err"
+err=$(b exec "nosuch$$" true 2>&1); rc=$?
+check "exec into a missing container: No such container (rc=$rc)" grep -q "No such container" <<<"$err"
 expect_eq "exec -e" "bar" "$(b exec -e FOO=bar "$N" sh -c 'echo $FOO')"
 expect_eq "exec -w" "/etc" "$(b exec -w /etc "$N" pwd)"
 expect_eq "exec -u nobody" "65534" "$(b exec -u nobody "$N" id -u)"
