@@ -172,7 +172,6 @@ Result<int> cmd_commit(const CommitOpts& o) {
     return Error(Errc::not_found, "commit " + c.name + ": its image " + c.image + " is no longer in the store");
   TRY_ASSIGN(auto img, image::resolve(ctx->store.content(), to_descriptor((*recs)[0].target)));
   TRY_ASSIGN(auto out, engine::commit_container(ctx->engine, c, img, co));
-  if (co.name.empty()) (void)0;
   ctx->engine.container_event(c, "commit", {{"imageID", out.image_id.str()}});
   ctx->engine.event("image", "commit", out.image_id.str(), {{"name", co.name}});
   std::printf("%s\n", out.image_id.str().c_str());

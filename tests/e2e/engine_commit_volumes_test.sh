@@ -33,6 +33,7 @@ if command -v podman >/dev/null; then
   out=$(pm run --rm --runtime runc --network none "localhost/committed$$:v1" 2>&1)
   expect_eq "podman runs the committed image (file + CMD)" committed "$out"
 fi
+b commit --pause=false "$N" "committed$$:nopause" >/dev/null; expect_eq "commit --pause=false" 0 $?
 b rm -f "$N" >/dev/null
 
 # --- volumes ---
@@ -47,8 +48,12 @@ expect_eq "volume inspect Driver" "local" "$(b volume inspect --format '{{.Drive
 mp=$(b volume inspect --format '{{.Mountpoint}}' "named$$")
 expect_eq "volume inspect Mountpoint holds the data" kept "$(cat "$mp/f" 2>/dev/null)"
 
+expect_eq "--mount type=volume shares the named volume" kept \
+  "$(b run --rm --network none --mount "type=volume,source=named$$,target=/m" bb cat /m/f)"
+check "volume ls -f dangling=true lists the unused volume" sh -c "'$BERTH_BIN/berth' --root '$ROOT' volume ls -q -f dangling=true | grep -qx 'named$$'"
 b run -d --network none --name "$N-u" -v "named$$:/data" bb sleep 1000 >/dev/null
 engine_wait_status "$N-u" running
+check "volume ls -f dangling=false lists the volume in use" sh -c "'$BERTH_BIN/berth' --root '$ROOT' volume ls -q -f dangling=false | grep -qx 'named$$'"
 err=$(b volume rm "named$$" 2>&1); rc=$?
 check "volume rm refuses a volume in use (rc=$rc)" test $rc -ne 0
 check "in-use error names the container ($err)" grep -q "in use" <<<"$err"
