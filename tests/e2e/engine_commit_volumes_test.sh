@@ -9,7 +9,7 @@ T=$(e2e_tmpdir)
 N="cv$$"
 
 # --- commit ---
-b run -d --network none --name "$N" bb sh -c 'echo committed >/hello; rm /etc/group; sleep 1000' >/dev/null
+b run -d --network none --name "$N" bb sh -c 'rm -rf /usr && mkdir /usr && echo o >/usr/only; echo committed >/hello; rm /etc/group; sleep 1000' >/dev/null
 engine_wait_status "$N" running
 for _ in $(seq 50); do b exec "$N" test -f /hello && break; sleep 0.1; done
 id=$(b commit -m "a message" --change 'CMD ["cat","/hello"]' "$N" "committed$$:v1"); rc=$?
@@ -19,6 +19,8 @@ expect_eq "container still running after commit" running "$(b inspect --format '
 expect_eq "run the committed image: file + new CMD" committed "$(b run --rm --network none "committed$$:v1")"
 b run --rm --network none "committed$$:v1" test -e /etc/group; rc=$?
 expect_eq "a file deleted in the container is gone in the image (whiteout)" 1 $rc
+expect_eq "a directory replaced in the container hides the old contents (opaque whiteout)" "only" \
+  "$(b run --rm --network none "committed$$:v1" ls -A /usr)"
 check "commit message in history" sh -c "'$BERTH_BIN/berth' --root '$ROOT' history --no-trunc 'committed$$:v1' 2>/dev/null | grep -q 'a message' || '$BERTH_BIN/berth' --root '$ROOT' image inspect 'committed$$:v1' | grep -q 'a message'"
 check "commit event journaled" grep -q '"commit"' "$ROOT/events.jsonl"
 
