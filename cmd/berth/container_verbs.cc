@@ -18,6 +18,28 @@ namespace berth::cli {
 
 namespace {
 
+// Docker's exit codes for a container whose command could not be run: 127
+// when it does not exist, 126 when it exists but cannot be executed; 125 for
+// every other failure of berth itself. The runtime reports the exec failure
+// as text from inside the container, so the message is what tells them apart.
+int start_failure_code(const Error& e) {
+  const std::string& m = e.message;
+  if (m.find("exec") == std::string::npos) return 125;
+  if (m.find("executable file not found") != std::string::npos ||
+      m.find("No such file or directory") != std::string::npos)
+    return 127;
+  if (m.find("Permission denied") != std::string::npos || m.find("Is a directory") != std::string::npos) return 126;
+  return 125;
+}
+
+Result<int> start_failed(const Error& e) {
+  int code = start_failure_code(e);
+  if (code == 125) return e;
+  std::fflush(stdout);
+  std::fprintf(stderr, "Error: %s\n", e.str().c_str());
+  return code;
+}
+
 Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
   TRY_ASSIGN(engine::RunOptions o, to_run_options(f));
   TRY_ASSIGN(auto ctx, EngineCtx::open());
@@ -37,7 +59,7 @@ Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
     auto s = ctx->engine.start(c.id);
     if (!s.ok()) {
       if (o.rm) (void)ctx->engine.remove(c.id, true, true);
-      return std::move(s).error();
+      return start_failed(s.error());
     }
     std::printf("%s\n", c.id.c_str());
     return 0;
@@ -48,7 +70,7 @@ Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
   auto code = ctx->engine.run_foreground(c.id, fo);
   if (!code.ok()) {
     if (o.rm) (void)ctx->engine.remove(c.id, true, true);
-    return std::move(code).error();
+    return start_failed(code.error());
   }
   return *code;
 }
@@ -198,7 +220,9 @@ void add_rename(CLI::App* parent) {
     TRY_ASSIGN(auto ctx, EngineCtx::open());
     TRY_ASSIGN(auto ct, ctx->engine.lookup(*from));
     TRY(ctx->engine.containers().rename(ct.id, *to));
-    ctx->engine.container_event(ct, "rename", {{"oldName", ct.name}, {"name", *to}});
+    std::string old_name = ct.name;
+    ct.name = *to;  // Docker's rename event names the container by its new name
+    ctx->engine.container_event(ct, "rename", {{"oldName", old_name}});
     return 0;
   });
 }

@@ -120,6 +120,31 @@ Result<int> cmd_events(const EventsOpts& o) {
     TRY_ASSIGN(f.until_ns, journal::parse_time_arg(o.until, now));
   }
   std::string path = ctx->engine.paths().events();
+  if (o.logs && !(f.until_ns > 0 && f.until_ns <= now)) {
+    // Live: every container an event names has its log followed from then
+    // on, so a container started after this command shows its output too.
+    auto& eng = ctx->engine;
+    std::map<std::string, std::string> names;
+    TRY(journal::follow_records(
+        path, f, {},
+        [&](const journal::Event& e) -> std::optional<journal::LogSource> {
+          if (e.type != "container" || e.id.empty()) return std::nullopt;
+          return journal::LogSource{e.id, eng.paths().log(e.id)};
+        },
+        [&](const journal::Record& r) {
+          if (auto* e = std::get_if<journal::Event>(&r.what)) {
+            if (auto n = e->attributes.find("name"); e->type == "container" && n != e->attributes.end())
+              names[e->id] = n->second;
+            print_event(*e, o.format);
+          } else {
+            print_log_record(std::get<journal::ContainerLog>(r.what), o.format, names);
+            std::fflush(stdout);
+          }
+          return true;
+        },
+        [] { return false; }));
+    return 0;
+  }
   if (o.logs) {
     // One time-ordered stream of what happened and what the programs printed.
     TRY_ASSIGN(auto events, journal::read_events(path, f));
@@ -164,7 +189,7 @@ void add_events(CLI::App* parent) {
   c->add_option("--until", o->until, "Stream events until this timestamp or relative time");
   c->add_option("-f,--filter", o->filters, "container=, image=, event=, type=, label=, volume=")->allow_extra_args(false);
   c->add_option("--format", o->format, "json, or a template like {{.Action}}");
-  c->add_flag("--logs", o->logs, "Interleave the containers' log lines with the events (needs --until or a past window)");
+  c->add_flag("--logs", o->logs, "Interleave the containers' log lines with the events");
   set_action(c, [o] { return cmd_events(*o); });
 }
 

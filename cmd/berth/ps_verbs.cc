@@ -121,7 +121,8 @@ struct PsOpts {
 // One `ps` row as Docker's --format json prints it (all values strings but ExitCode).
 json ps_row(engine::Engine& e, const engine::Container& c, bool no_trunc) {
   std::string labels;
-  for (auto& [k, v] : c.config.value("labels", json::object()).items())
+  const json label_map = c.config.value("labels", json::object());  // items() must not outlive it
+  for (auto& [k, v] : label_map.items())
     labels += (labels.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   return json{{"ID", no_trunc ? c.id : short_id(c.id)},
               {"Image", c.image},

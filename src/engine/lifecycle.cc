@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "base/fs.h"
@@ -40,22 +41,87 @@ void sleep_ms(int ms) {
 }
 
 // Serialises the commands that change one container (cleanup from the
-// monitor, rm -f, start) across processes.
+// monitor, rm -f, start, stop) across processes. Re-entrant within a process:
+// cleanup decides on a restart under the lock and then calls start(), which
+// takes it again (a second flock on a new open file would deadlock).
 class ContainerLock {
  public:
   static Result<ContainerLock> take(const std::string& dir) {
-    UniqueFd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd) return sys_error("lock " + dir);
-    while (::flock(fd.get(), LOCK_EX) != 0)
-      if (errno != EINTR) return sys_error("lock " + dir);
     ContainerLock l;
+    l.dir_ = dir;
+    if (held()[dir]++ > 0) return l;
+    UniqueFd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) {
+      held().erase(dir);
+      return sys_error("lock " + dir);
+    }
+    while (::flock(fd.get(), LOCK_EX) != 0)
+      if (errno != EINTR) {
+        held().erase(dir);
+        return sys_error("lock " + dir);
+      }
     l.fd_ = std::move(fd);
     return l;
   }
+  ContainerLock() = default;
+  ContainerLock(ContainerLock&& o) noexcept : dir_(std::move(o.dir_)), fd_(std::move(o.fd_)) { o.dir_.clear(); }
+  ContainerLock& operator=(ContainerLock&& o) noexcept {
+    if (this != &o) {
+      release();
+      dir_ = std::move(o.dir_);
+      fd_ = std::move(o.fd_);
+      o.dir_.clear();
+    }
+    return *this;
+  }
+  ~ContainerLock() { release(); }
 
  private:
+  static std::map<std::string, int>& held() {
+    static std::map<std::string, int> m;
+    return m;
+  }
+  void release() {
+    if (dir_.empty()) return;
+    auto it = held().find(dir_);
+    if (it != held().end() && --it->second <= 0) held().erase(it);
+    fd_.reset();  // only the first taker owns the fd; closing it unlocks
+    dir_.clear();
+  }
+  std::string dir_;
   UniqueFd fd_;
 };
+
+// Docker creates a missing working directory (root-owned, 0755) instead of
+// failing the start. Walks the rootfs one component at a time without
+// following symlinks, so a hostile image cannot make us create directories
+// outside it; anything unexpected is left for the runtime to report.
+void ensure_workdir(const std::string& rootfs, const std::string& cwd) {
+  if (cwd.empty() || cwd == "/") return;
+  UniqueFd dir(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  size_t i = 0;
+  while (dir && i < cwd.size()) {
+    size_t j = cwd.find('/', i);
+    if (j == std::string::npos) j = cwd.size();
+    std::string part = cwd.substr(i, j - i);
+    i = j + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return;
+    int fd = ::openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && ::mkdirat(dir.get(), part.c_str(), 0755) == 0)
+      fd = ::openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dir = UniqueFd(fd);
+  }
+}
+
+// A zombie has finished: kill(pid, 0) and the start time still find it until
+// its parent reaps it (for an orphan, whenever pid 1 gets to it).
+bool zombie(pid_t pid) {
+  auto st = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!st.ok()) return true;
+  auto rp = st->rfind(')');
+  return rp == std::string::npos || rp + 2 >= st->size() || (*st)[rp + 2] == 'Z' || (*st)[rp + 2] == 'X';
+}
 
 std::string self_dir() {
   char buf[PATH_MAX];
@@ -132,16 +198,31 @@ Container Engine::refresh(Container c) {
     c.finished_ns = ex->finished_ns;
     return c;
   }
-  if (runtime::process_alive(c.pid, static_cast<unsigned long long>(c.pid_start))) return c;
+  bool init_alive = runtime::process_alive(c.pid, static_cast<unsigned long long>(c.pid_start)) && !zombie(c.pid);
+  bool monitor_alive = c.monitor_pid > 0 && ::kill(c.monitor_pid, 0) == 0 && !zombie(c.monitor_pid);
+  if (init_alive && monitor_alive) return c;
   // The init is gone without an exit record: the monitor may still be
   // draining output (it writes the record within ~2 s), or it died too
   // (kill -9, reboot). Only the latter is final.
-  if (c.monitor_pid > 0 && ::kill(c.monitor_pid, 0) == 0 && ::getpgid(c.monitor_pid) >= 0 &&
-      path_exists(paths_.runtime_root() + "/" + c.id))
-    return c;
+  if (!init_alive && monitor_alive && path_exists(paths_.runtime_root() + "/" + c.id)) return c;
+  if (init_alive) {
+    // The monitor died (kill -9) and left the container running with nobody
+    // to read its output, record its exit or clean up after it. Such a
+    // container cannot be managed any more: end it, so that what we show
+    // (exited) is true and `rm` can release its mounts.
+    (void)runtime::kill(rt(paths_), c.id, SIGKILL, true);
+    c.exit_code = 128 + SIGKILL;
+  } else {
+    c.exit_code = 255;  // nobody saw how it ended
+  }
   c.state = State::exited;
-  c.exit_code = 255;
   if (c.finished_ns == 0) c.finished_ns = now_ns();
+  // Written where the monitor would have, so that every later look (and
+  // cleanup) sees the same code and time.
+  (void)write_ephemeral(paths_.exit_file(c.id),
+                          "{\"exitCode\":" + std::to_string(c.exit_code) + ",\"signal\":0,\"finishedAt\":" +
+                              std::to_string(c.finished_ns) + "}\n",
+                          0644);
   return c;
 }
 
@@ -151,6 +232,8 @@ Status Engine::prepare_start(Container& c) {
   std::vector<std::string> lowers;
   for (const auto& l : c.config.value("lowers", nlohmann::json::array())) lowers.push_back(l.get<std::string>());
   TRY(mount_rootfs(lowers, paths_.upper(id), paths_.work(id), paths_.merged(id)));
+  if (auto wd = c.config.find("workdir"); wd != c.config.end() && wd->is_string())
+    ensure_workdir(paths_.merged(id), wd->get<std::string>());
   ::unlink(paths_.exit_file(id).c_str());
   ::unlink((paths_.dir(id) + "/stopped").c_str());
   if (path_exists(paths_.runtime_root() + "/" + id)) (void)runtime::remove(rt(paths_), id, true);
@@ -374,12 +457,21 @@ Status Engine::cleanup(const std::string& id) {
   bool again = !stopped && (policy == "always" || policy == "unless-stopped" ||
                             (policy == "on-failure" && c.exit_code != 0 && (max == 0 || c.restart_count < max)));
   if (!again) return Status{};
+  lock = {};
+  // Docker backs off (100 ms, doubling, capped) so a crash loop does not spin.
+  sleep_ms(std::min(100 << std::min(c.restart_count, 6), 5000));
+  // A `stop`, `rm` or `start` may have come in during the pause: decide again
+  // under the lock (stop writes its marker under it), and restart only a
+  // container that is still exited and was not stopped by the user.
+  auto relock = ContainerLock::take(paths_.dir(id));
+  if (!relock.ok()) return path_exists(paths_.dir(id)) ? Status(std::move(relock).error()) : Status{};  // removed meanwhile
+  lock = std::move(*relock);
+  auto again_row = containers_.get(id);
+  if (!again_row.ok()) return Status{};
+  c = refresh(std::move(*again_row));
+  if (c.state != State::exited || path_exists(paths_.dir(id) + "/stopped")) return Status{};
   c.restart_count++;
   TRY(containers_.update(c));
-  lock = {};
-  // Docker backs off (100 ms, doubling); keep a short fixed pause so a
-  // crash loop does not spin.
-  sleep_ms(std::min(100 << std::min(c.restart_count, 6), 5000));
   container_event(c, "restart");
   return start(id);
 }
@@ -389,8 +481,10 @@ Status Engine::kill(const std::string& id, int sig) {
   if (c.state != State::running && c.state != State::paused)
     return Error(Errc::invalid_argument, "container " + c.name + " is not running");
   ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  TRY(runtime::kill(rt(paths_), c.id, sig, false));
+  // The event goes first: the signal may end the container at once, and its
+  // die event must come after the kill that caused it.
   container_event(c, "kill", {{"signal", std::to_string(sig)}});
+  TRY(runtime::kill(rt(paths_), c.id, sig, false));
   return Status{};
 }
 
@@ -407,10 +501,17 @@ Result<int> Engine::wait(const std::string& id) {
 
 Status Engine::stop(const std::string& id, std::optional<int> timeout_seconds) {
   TRY_ASSIGN(Container c, lookup(id));
+  {
+    // The marker goes down under the lock, also for an exited container: a
+    // restart policy waiting out its back-off must see it (see cleanup).
+    TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
+    ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    TRY_ASSIGN(Container cur, containers_.get(c.id));
+    c = refresh(std::move(cur));
+  }
   if (c.state != State::running && c.state != State::paused) return Status{};
   int sig = c.config.value("stop_signal", SIGTERM);
   int timeout = timeout_seconds.value_or(c.config.value("stop_timeout", 10));
-  ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   auto g = rt(paths_);
   if (c.state == State::paused) (void)runtime::resume(g, c.id);
   auto exited = [&]() {
@@ -421,15 +522,15 @@ Status Engine::stop(const std::string& id, std::optional<int> timeout_seconds) {
   };
   int used = sig;
   if (timeout != 0) {
+    container_event(c, "kill", {{"signal", std::to_string(sig)}});  // before the die it causes
     (void)runtime::kill(g, c.id, sig, false);
-    container_event(c, "kill", {{"signal", std::to_string(sig)}});
     int64_t deadline = now_ns() + static_cast<int64_t>(timeout) * 1000000000;
     for (int ms = 1; !exited() && (timeout < 0 || now_ns() < deadline); ms = std::min(ms * 2, 20)) sleep_ms(ms);
   }
   if (!exited()) {
     used = SIGKILL;
-    (void)runtime::kill(g, c.id, SIGKILL, true);
     container_event(c, "kill", {{"signal", std::to_string(SIGKILL)}});
+    (void)runtime::kill(g, c.id, SIGKILL, true);
     for (int ms = 1, waited = 0; !exited() && waited < 30000; waited += ms, ms = std::min(ms * 2, 20)) sleep_ms(ms);
   }
   container_event(c, "stop", {{"signal", std::to_string(used)}});

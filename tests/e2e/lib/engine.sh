@@ -87,3 +87,18 @@ engine_wait_status() {
 engine_mounts_under() {
   awk -v r="$1" 'index($5, r) == 1' /proc/self/mountinfo | wc -l
 }
+
+# engine_run_dir: /run/berth/<hash of $ROOT> (runtime state, netns) for root.
+engine_run_dir() {
+  echo "/run/berth/$(printf %s "$ROOT" | sha256sum | cut -c1-16)"
+}
+
+# engine_left_over ID: prints what a removed container ID left behind (row,
+# directory, mounts, runtime state); empty when nothing.
+engine_left_over() {
+  local id=$1
+  b ps -aq --no-trunc 2>/dev/null | grep -x "$id" | sed 's/^/row: /'
+  [ ! -e "$ROOT/containers/$id" ] || echo "dir: $ROOT/containers/$id"
+  awk -v r="$ROOT/containers/$id" 'index($5, r) == 1 {print "mount: " $5}' /proc/self/mountinfo
+  [ ! -e "$(engine_run_dir)/runtime/$id" ] || echo "runtime: $(engine_run_dir)/runtime/$id"
+}
