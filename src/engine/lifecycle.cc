@@ -123,6 +123,21 @@ bool zombie(pid_t pid) {
   return rp == std::string::npos || rp + 2 >= st->size() || (*st)[rp + 2] == 'Z' || (*st)[rp + 2] == 'X';
 }
 
+// container_event() stamped with an earlier time (the start, see start()).
+void start_event(Engine& e, const Container& c, int64_t at) {
+  journal::Event ev;
+  ev.type = "container";
+  ev.action = "start";
+  ev.id = c.id;
+  ev.time_ns = at;
+  if (c.config.contains("labels") && c.config["labels"].is_object())
+    for (auto& [k, v] : c.config["labels"].items())
+      if (v.is_string()) ev.attributes[k] = v.get<std::string>();
+  ev.attributes["name"] = c.name;
+  ev.attributes["image"] = c.image;
+  (void)journal::append_event(e.paths().events(), ev);
+}
+
 std::string self_dir() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -272,6 +287,10 @@ Status Engine::start(const std::string& id) {
                                std::to_string(health_start)});
   }
 
+  // The start event and StartedAt carry the moment before the process could
+  // run: what it prints is stamped later, so `events --logs` puts the start
+  // before the first line even when the container is faster than we are.
+  const int64_t started = now_ns();
   pid_t p = ::fork();
   if (p < 0) return sys_error("start " + c.id + ": fork");
   if (p == 0) {
@@ -347,11 +366,11 @@ Status Engine::start(const std::string& id) {
   c.pid = static_cast<pid_t>(pid);
   c.pid_start = pstart;
   c.monitor_pid = static_cast<pid_t>(mpid);
-  c.started_ns = now_ns();
+  c.started_ns = started;
   c.finished_ns = 0;
   c.exit_code = 0;
   TRY(containers_.update(c));
-  container_event(c, "start");
+  start_event(*this, c, started);
   return Status{};
 }
 
@@ -368,6 +387,7 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   RawTerminal term;
   struct winsize ws {};
   bool have_ws = tty && ::ioctl(0, TIOCGWINSZ, &ws) == 0;
+  const int64_t started = now_ns();  // see start()
   auto l = launch(paths_, c.id, io);
   if (!l.ok()) {
     (void)teardown(c);
@@ -378,11 +398,11 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   c.pid = l->pid;
   c.pid_start = l->pid_start;
   c.monitor_pid = ::getpid();
-  c.started_ns = now_ns();
+  c.started_ns = started;
   c.finished_ns = 0;
   c.exit_code = 0;
   TRY(containers_.update(c));
-  container_event(c, "start");
+  start_event(*this, c, started);
 
   MonitorConfig mc;
   mc.child = l->pid;
