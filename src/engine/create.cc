@@ -1,8 +1,11 @@
 // berth create: a container record, its rootfs (overlay over shared
 // snapshots), volumes and the OCI bundle. Either all of it or nothing.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fd.h"
 #include "base/fs.h"
 #include "engine/engine.h"
 #include "engine/netsetup.h"
@@ -32,6 +35,47 @@ struct CreateGuard {
       for (const auto& v : anon_volumes) (void)vols->remove(v, true);
   }
 };
+
+// Docker's "init layer": the mount points the runtime needs (the /etc files
+// berth binds in, /proc, /sys, /dev) that the image lacks are created in a
+// read-only layer of the container's own, between the image and the upper
+// dir. Without it the runtime creates them in the upper dir and `berth
+// commit` would put empty /etc/hosts files and stray mount points into the
+// new image. Returns the layer's path, or "" when the image has them all.
+// `merged` is the rootfs mounted without it; the caller remounts.
+Result<std::string> make_init_layer(const std::string& merged, const std::string& dir) {
+  struct Entry {
+    const char* path;
+    bool is_dir;
+  };
+  static constexpr Entry kEntries[] = {{"proc", true}, {"sys", true}, {"dev", true}, {"etc", true},
+                                       {"etc/hosts", false}, {"etc/hostname", false}, {"etc/resolv.conf", false}};
+  std::vector<const Entry*> missing;
+  struct stat st;
+  // An /etc that is a symlink (or anything but a directory) is the image's
+  // business: never look through it (it may point at the host's /etc from
+  // here) nor shadow it with a directory.
+  bool etc_ok = ::lstat((merged + "/etc").c_str(), &st) != 0 || S_ISDIR(st.st_mode);
+  for (const auto& e : kEntries) {
+    if (!etc_ok && std::string_view(e.path).starts_with("etc")) continue;
+    // Anything already there (a symlink included) is the image's business.
+    if (::lstat((merged + "/" + e.path).c_str(), &st) != 0) missing.push_back(&e);
+  }
+  if (missing.empty()) return std::string();
+  std::string init = dir + "/init";
+  TRY(mkdir_p(init, 0755));
+  for (const auto* e : missing) {
+    std::string p = init + "/" + e->path;
+    if (e->is_dir) {
+      TRY(mkdir_p(p, 0755));
+      continue;
+    }
+    TRY(mkdir_p(dirname_of(p), 0755));  // etc/, when the image has no /etc
+    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) return sys_error("create mount point " + p);
+  }
+  return init;
+}
 
 std::string init_binary() {
   if (const char* p = std::getenv("BERTH_INIT"); p && *p) return p;
@@ -84,6 +128,12 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   CreateGuard guard{this, c.id};
   std::string merged = paths_.merged(c.id);
   TRY(mount_rootfs(lowers, paths_.upper(c.id), paths_.work(c.id), merged));
+  TRY_ASSIGN(std::string init, make_init_layer(merged, paths_.dir(c.id)));
+  if (!init.empty()) {
+    TRY(unmount_rootfs(merged));
+    lowers.insert(lowers.begin(), init);
+    TRY(mount_rootfs(lowers, paths_.upper(c.id), paths_.work(c.id), merged));
+  }
 
   TRY_ASSIGN(Volumes vols, open_volumes(*this));
   guard.vols = &vols;

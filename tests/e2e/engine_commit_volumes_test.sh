@@ -25,6 +25,12 @@ check "commit message in history" sh -c "'$BERTH_BIN/berth' --root '$ROOT' histo
 check "commit event journaled" grep -q '"commit"' "$ROOT/events.jsonl"
 
 b save -o "$T/c.tar" "committed$$:v1"; expect_eq "save the committed image" 0 $?
+mkdir -p "$T/saved" && tar -C "$T/saved" -xf "$T/c.tar"
+top=$(jq -r '.[0].Layers[-1]' "$T/saved/manifest.json")
+tar -tf "$T/saved/$top" >"$T/top.list" 2>/dev/null
+check "committed layer has the OCI whiteout etc/.wh.group" grep -qx 'etc/.wh.group' "$T/top.list"
+check "committed layer has no runtime mount points (etc/hosts, etc/resolv.conf, etc/hostname)" \
+  sh -c "! grep -Eq '^etc/(hosts|resolv.conf|hostname)$' '$T/top.list'"
 if command -v podman >/dev/null; then
   P="$T/podman"; mkdir -p "$P"
   e2e_on_exit "podman --root '$P/root' --runroot '$P/run' --storage-driver vfs rm -af; podman --root '$P/root' --runroot '$P/run' --storage-driver vfs rmi -af"
