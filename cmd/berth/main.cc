@@ -1,6 +1,10 @@
 // berth: the daemonless engine's command line. Parses flags and calls the libraries.
 #include <unistd.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -136,8 +140,17 @@ int main(int argc, char** argv) {
   register_runtime_verbs(app);
   register_container_verbs(app);
   register_registry_verbs(app);
+  // CLI11 2.1 drops an empty value given as `--entrypoint=` and would take the
+  // next word instead; spell it as two words, which it handles.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); i++)
+    if (args[i] == "--entrypoint=") {
+      args[i] = "--entrypoint";
+      args.insert(args.begin() + static_cast<long>(i) + 1, "");
+    }
+  std::reverse(args.begin(), args.end());  // CLI11 takes the vector reversed
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 125;
