@@ -20,6 +20,8 @@ export BERTH_ROOT=$T/store BERTH_RUN=$T/run
 # A bridge and subnet of our own, so parallel runs never meet.
 n=$(( ($$ % 200) + 20 ))
 export BERTH_BRIDGE=berthe2e$n BERTH_SUBNET=10.232.$n.0/24
+# Last: the netns dir is a (shared) mount berth made; it may be stacked twice.
+e2e_on_exit "umount -l $T/run/netns; umount -l $T/run/netns"
 e2e_on_exit "ip link del $BERTH_BRIDGE"
 # rm detaches (CNI DEL): rules, veths and IPs go before the bridge does.
 e2e_on_exit "$B ps -aq | xargs -r $B rm -f"
