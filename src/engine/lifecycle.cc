@@ -252,8 +252,10 @@ Status Engine::prepare_start(Container& c) {
   ::unlink(paths_.exit_file(id).c_str());
   ::unlink((paths_.dir(id) + "/stopped").c_str());
   if (path_exists(paths_.runtime_root() + "/" + id)) (void)runtime::remove(rt(paths_), id, true);
-  // A restart can overtake the previous run's cleanup: release its network first.
-  if (path_exists(paths_.netns(id))) (void)teardown_network(*this, c);
+  // A restart can overtake the previous run's cleanup: release its network
+  // (netns or CNI result still there) before attaching again.
+  if (path_exists(paths_.netns(id)) || path_exists(paths_.cni_state() + "/results/berth-" + id + "-eth0.json"))
+    (void)teardown_network(*this, c);
   TRY(setup_network(*this, c));
   return Status{};
 }

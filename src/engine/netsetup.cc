@@ -40,7 +40,8 @@ Status write_network_files(Engine& e, const Container& c, const std::string& ip)
       if (colon != std::string::npos) hosts += a.substr(colon + 1) + "\t" + a.substr(0, colon) + "\n";
     }
   } else {
-    hosts = network::hosts_file(hostname, ip, strings(cfg, "add_host"));
+    std::string gw = cfg.contains("network_status") ? cfg["network_status"].value("gateway", "") : "";
+    hosts = network::hosts_file(hostname, ip, strings(cfg, "add_host"), gw);
   }
   TRY(write_ephemeral(dir + "/hosts", hosts, 0644));
   TRY_ASSIGN(std::string resolv, network::resolv_conf(strings(cfg, "dns"), strings(cfg, "dns_search"),

@@ -258,9 +258,11 @@ Result<json> make_spec(const SpecInputs& in) {
 
   json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}},
                                  {{"type", "cgroup"}}});
-  if (o.network == "none" || (o.network == "bridge" && in.netns_path.empty()))
+  // none and bridge join the namespace the engine prepared (none: lo up, as
+  // in Docker); without one, the runtime makes a new, empty namespace.
+  if (o.network != "host" && in.netns_path.empty())
     namespaces.push_back({{"type", "network"}});
-  else if (o.network == "bridge")
+  else if (o.network != "host")
     namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
   // host: no network namespace at all
 
