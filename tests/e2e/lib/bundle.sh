@@ -34,14 +34,17 @@ bundle_patch() {
 }
 
 # e2e_tmpdir: a unique temp dir removed by e2e_cleanup (registered on EXIT).
+# Callers use it as d=$(e2e_tmpdir), a subshell whose registration would be
+# lost: every dir is made inside one parent created here, in the test's own
+# shell, and the cleanup removes the parent.
+E2E_TMPDIRS=()
+E2E_PARENT=$(mktemp -d "${TMPDIR:-/tmp}/berth-e2e.XXXXXX")
+chmod 711 "$E2E_PARENT"  # a user-namespaced container root must reach rootfs dirs below it
+E2E_TMPDIRS+=("$E2E_PARENT")
 e2e_tmpdir() {
-  local d
-  d=$(mktemp -d "${TMPDIR:-/tmp}/berth-e2e.XXXXXX")
-  E2E_TMPDIRS+=("$d")
-  echo "$d"
+  mktemp -d "$E2E_PARENT/t.XXXXXX"
 }
 
-E2E_TMPDIRS=()
 E2E_CLEANUPS=()
 # e2e_on_exit CMD: run CMD (eval'd) at exit, most recent first.
 e2e_on_exit() { E2E_CLEANUPS=("$1" "${E2E_CLEANUPS[@]}"); }

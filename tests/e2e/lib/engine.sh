@@ -54,6 +54,12 @@ engine_cleanup() {
   # Anything still mounted under the root (a failed rm) must not survive.
   awk -v r="$ROOT" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo | sort -r |
     xargs -r -n1 umount -l 2>/dev/null || true
+  # The store's per-boot dir: runtime state and the netns mount point.
+  local run
+  run=$(engine_run_dir)
+  awk -v r="$run" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf --one-file-system "$run"
 }
 
 # engine_new_root: a fresh unique store root in $ROOT (under /tmp), cleaned at
