@@ -30,15 +30,7 @@ Result<int> cmd_exec(const ExecOpts& o) {
   TRY_ASSIGN(auto ctx, EngineCtx::open());
   engine::ExecRequest r;
   r.args = o.cmd;
-  auto env = engine::process_env();
-  for (const auto& f : o.env_files) {
-    TRY_ASSIGN(auto lines, engine::parse_env_file(f, env));
-    r.env.insert(r.env.end(), lines.begin(), lines.end());
-  }
-  for (const auto& e : o.env) {
-    TRY_ASSIGN(auto v, engine::parse_env(e, env));
-    if (v) r.env.push_back(*v);
-  }
+  TRY_ASSIGN(r.env, engine::collect_env(o.env_files, o.env, engine::process_env()));
   r.user = o.user;
   r.workdir = o.workdir;
   r.interactive = o.interactive;

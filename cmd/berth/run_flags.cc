@@ -139,15 +139,7 @@ Result<engine::RunOptions> to_run_options(const RunFlags& f) {
   o.privileged = f.privileged;
 
   // Docker reads --env-file files first, then -e, later values winning.
-  auto env = engine::process_env();
-  for (const auto& file : f.env_file) {
-    TRY_ASSIGN(auto lines, engine::parse_env_file(file, env));
-    o.env.insert(o.env.end(), lines.begin(), lines.end());
-  }
-  for (const auto& e : f.env) {
-    TRY_ASSIGN(auto kv, engine::parse_env(e, env));
-    if (kv) o.env.push_back(std::move(*kv));
-  }
+  TRY_ASSIGN(o.env, engine::collect_env(f.env_file, f.env, engine::process_env()));
   for (const auto& file : f.label_file) {
     TRY_ASSIGN(auto labels, engine::parse_label_file(file));
     for (auto& [k, v] : labels) o.labels[k] = v;

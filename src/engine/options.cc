@@ -369,4 +369,18 @@ Status check_add_host(std::string_view s) {
   return {};
 }
 
+Result<std::vector<std::string>> collect_env(const std::vector<std::string>& env_files,
+                                             const std::vector<std::string>& env, const EnvLookup& lookup) {
+  std::vector<std::string> out;
+  for (const auto& file : env_files) {
+    TRY_ASSIGN(auto lines, parse_env_file(file, lookup));
+    out.insert(out.end(), lines.begin(), lines.end());
+  }
+  for (const auto& e : env) {
+    TRY_ASSIGN(auto kv, parse_env(e, lookup));
+    if (kv) out.push_back(std::move(*kv));
+  }
+  return out;
+}
+
 }  // namespace berth::engine

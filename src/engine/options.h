@@ -146,6 +146,10 @@ Result<std::optional<std::string>> parse_env(std::string_view s, const EnvLookup
 Result<std::vector<std::string>> parse_env_text(std::string_view text, std::string_view where,
                                                 const EnvLookup& lookup);
 Result<std::vector<std::string>> parse_env_file(const std::string& path, const EnvLookup& lookup);
+// --env-file files first, then -e values, in order (later values win when the
+// runtime applies them): what `run`, `create` and `exec` all take.
+Result<std::vector<std::string>> collect_env(const std::vector<std::string>& env_files,
+                                             const std::vector<std::string>& env, const EnvLookup& lookup);
 // -l "k=v" or "k" (empty value); --label-file lines the same way.
 Result<std::pair<std::string, std::string>> parse_label(std::string_view s, std::string_view flag = "--label");
 Result<std::map<std::string, std::string>> parse_label_file(const std::string& path);
