@@ -6,6 +6,7 @@
 
 #include "base/fs.h"
 #include "cli.h"
+#include "journal/time.h"
 
 namespace berth::cli {
 
@@ -33,14 +34,8 @@ std::string duration_text(int64_t s) {
 }
 
 std::string rfc3339_ns(int64_t ns) {
-  if (ns <= 0) return "0001-01-01T00:00:00Z";
-  time_t t = static_cast<time_t>(ns / 1000000000);
-  struct tm tm;
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1000000000));
-  return buf;
+  if (ns <= 0) return "0001-01-01T00:00:00Z";  // Docker's zero time: never started/finished
+  return journal::format_rfc3339nano(ns);
 }
 
 nlohmann::json read_health(const engine::Engine& e, const engine::Container& c) {

@@ -1,8 +1,9 @@
 #include "engine/containers.h"
 
+#include "journal/time.h"
+
 #include <sqlite3.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include <array>
 
@@ -209,10 +210,6 @@ bool valid_container_name(std::string_view n) {
   return true;
 }
 
-int64_t now_ns() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+int64_t now_ns() { return journal::now_ns(); }
 
 }  // namespace berth::engine

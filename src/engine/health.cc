@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "journal/time.h"
 #include "runtime/container.h"
 
 namespace berth::engine {
@@ -19,16 +20,6 @@ namespace berth::engine {
 namespace {
 
 using nlohmann::json;
-
-std::string rfc3339(int64_t ns) {
-  time_t t = static_cast<time_t>(ns / 1000000000);
-  struct tm tm;
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1000000000));
-  return buf;
-}
 
 struct Probe {
   int exit_code = -1;
@@ -143,7 +134,7 @@ Result<std::string> run_healthcheck(Engine& e, const std::string& ref) {
     if (streak >= retries) status = "unhealthy";
   }
   json log = rec.value("Log", json::array());
-  log.push_back({{"Start", rfc3339(start)}, {"End", rfc3339(end)}, {"ExitCode", p.exit_code}, {"Output", p.output}});
+  log.push_back({{"Start", journal::format_rfc3339nano(start)}, {"End", journal::format_rfc3339nano(end)}, {"ExitCode", p.exit_code}, {"Output", p.output}});
   while (log.size() > 5) log.erase(log.begin());
   rec = {{"Status", status}, {"FailingStreak", streak}, {"Log", log}};
   TRY(atomic_write_file(path, rec.dump(), 0644));
