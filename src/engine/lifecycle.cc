@@ -138,6 +138,10 @@ void start_event(Engine& e, const Container& c, int64_t at) {
   (void)journal::append_event(e.paths().events(), ev);
 }
 
+void mark_stopped(const Paths& p, const std::string& id) {
+  ::close(::open(p.stopped_marker(id).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
 std::string self_dir() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -250,7 +254,7 @@ Status Engine::prepare_start(Container& c) {
   if (auto wd = c.config.find("workdir"); wd != c.config.end() && wd->is_string())
     ensure_workdir(paths_.merged(id), wd->get<std::string>());
   ::unlink(paths_.exit_file(id).c_str());
-  ::unlink((paths_.dir(id) + "/stopped").c_str());
+  ::unlink(paths_.stopped_marker(id).c_str());
   if (path_exists(paths_.runtime_root() + "/" + id)) (void)runtime::remove(rt(paths_), id, true);
   // A restart can overtake the previous run's cleanup: release its network
   // (netns or CNI result still there) before attaching again.
@@ -475,7 +479,7 @@ Status Engine::cleanup(const std::string& id) {
   auto rp = c.config.value("restart", nlohmann::json::object());
   std::string policy = rp.is_object() ? rp.value("policy", "no") : "no";
   int max = rp.is_object() ? rp.value("max_retries", 0) : 0;
-  bool stopped = path_exists(paths_.dir(id) + "/stopped");
+  bool stopped = path_exists(paths_.stopped_marker(id));
   bool again = !stopped && (policy == "always" || policy == "unless-stopped" ||
                             (policy == "on-failure" && c.exit_code != 0 && (max == 0 || c.restart_count < max)));
   if (!again) return Status{};
@@ -491,7 +495,7 @@ Status Engine::cleanup(const std::string& id) {
   auto again_row = containers_.get(id);
   if (!again_row.ok()) return Status{};
   c = refresh(std::move(*again_row));
-  if (c.state != State::exited || path_exists(paths_.dir(id) + "/stopped")) return Status{};
+  if (c.state != State::exited || path_exists(paths_.stopped_marker(id))) return Status{};
   c.restart_count++;
   TRY(containers_.update(c));
   container_event(c, "restart");
@@ -502,7 +506,7 @@ Status Engine::kill(const std::string& id, int sig) {
   TRY_ASSIGN(Container c, lookup(id));
   if (c.state != State::running && c.state != State::paused)
     return Error(Errc::invalid_argument, "container " + c.name + " is not running");
-  ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  mark_stopped(paths_, c.id);
   // The event goes first: the signal may end the container at once, and its
   // die event must come after the kill that caused it.
   container_event(c, "kill", {{"signal", std::to_string(sig)}});
@@ -527,7 +531,7 @@ Status Engine::stop(const std::string& id, std::optional<int> timeout_seconds) {
     // The marker goes down under the lock, also for an exited container: a
     // restart policy waiting out its back-off must see it (see cleanup).
     TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
-    ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    mark_stopped(paths_, c.id);
     TRY_ASSIGN(Container cur, containers_.get(c.id));
     c = refresh(std::move(cur));
   }
@@ -586,7 +590,7 @@ Status Engine::remove(const std::string& id, bool force, bool volumes) {
       return Error(Errc::busy, "cannot remove container " + c.name +
                                    ": container is running: stop the container before removing or force remove");
     if (c.state == State::paused) (void)runtime::resume(rt(paths_), c.id);
-    ::close(::open((paths_.dir(c.id) + "/stopped").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    mark_stopped(paths_, c.id);
     (void)runtime::kill(rt(paths_), c.id, SIGKILL, true);
     for (int ms = 1, waited = 0; waited < 30000; waited += ms, ms = std::min(ms * 2, 20)) {
       auto cur = containers_.get(c.id);

@@ -23,6 +23,8 @@ struct Paths {
   std::string log(const std::string& id) const { return dir(id) + "/ctr.log"; }
   std::string exit_file(const std::string& id) const { return dir(id) + "/exit"; }
   std::string health_file(const std::string& id) const { return dir(id) + "/health.json"; }
+  // Present while the user stopped or killed the container: no restart policy applies.
+  std::string stopped_marker(const std::string& id) const { return dir(id) + "/stopped"; }
   std::string events() const { return root + "/events.jsonl"; }
   std::string volumes() const { return root + "/volumes"; }
   std::string runtime_root() const { return run + "/runtime"; }
