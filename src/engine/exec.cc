@@ -101,14 +101,8 @@ Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
   pid_t pid = static_cast<pid_t>(std::atoi(pidtext->c_str()));
   struct winsize ws;
   if (::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(pty->get(), TIOCSWINSZ, &ws);
-  struct termios saved {};
-  bool raw = r.interactive && ::isatty(0) && ::tcgetattr(0, &saved) == 0;
-  if (raw) {
-    struct termios t = saved;
-    ::cfmakeraw(&t);
-    t.c_oflag |= OPOST;
-    ::tcsetattr(0, TCSANOW, &t);
-  }
+  RawTerminal term;
+  if (r.interactive) term.enter(0);
   MonitorConfig mc;
   mc.child = pid;
   mc.pty_fd = pty->get();
@@ -117,7 +111,7 @@ Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
   mc.forward_signals = true;
   mc.id = c.id;
   auto ex = run_monitor(mc);
-  if (raw) ::tcsetattr(0, TCSANOW, &saved);
+  term.leave(0);
   if (!ex.ok()) return std::move(ex).error();
   container_event(c, "exec_die", {{"exitCode", std::to_string(ex->exit_code)}});
   return ex->exit_code;

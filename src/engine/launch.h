@@ -3,6 +3,8 @@
 #pragma once
 
 #include <sys/types.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -35,5 +37,23 @@ Result<UniqueFd> receive_console(int listen_fd, const std::string& path);
 // The bundle at paths.bundle(id) must be ready and the rootfs mounted.
 // Single-threaded callers only (the runtime clones the init).
 Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchIo& io);
+
+// The caller's terminal in raw mode while a container's pty is proxied
+// (foreground run -t, exec -t), restored afterwards.
+struct RawTerminal {
+  bool active = false;
+  struct termios saved {};
+  void enter(int fd) {
+    if (!::isatty(fd) || ::tcgetattr(fd, &saved) != 0) return;
+    struct termios raw = saved;
+    ::cfmakeraw(&raw);
+    raw.c_oflag |= OPOST;  // keep \n -> \r\n for what we print ourselves
+    if (::tcsetattr(fd, TCSANOW, &raw) == 0) active = true;
+  }
+  void leave(int fd) {
+    if (active) ::tcsetattr(fd, TCSANOW, &saved);
+    active = false;
+  }
+};
 
 }  // namespace berth::engine

@@ -150,21 +150,6 @@ std::string self_dir() {
   return dirname_of(buf);
 }
 
-struct RawTerminal {
-  bool active = false;
-  struct termios saved {};
-  void enter(int fd) {
-    if (!::isatty(fd) || ::tcgetattr(fd, &saved) != 0) return;
-    struct termios raw = saved;
-    ::cfmakeraw(&raw);
-    raw.c_oflag |= OPOST;  // keep \n -> \r\n for what we print ourselves
-    if (::tcsetattr(fd, TCSANOW, &raw) == 0) active = true;
-  }
-  void leave(int fd) {
-    if (active) ::tcsetattr(fd, TCSANOW, &saved);
-    active = false;
-  }
-};
 
 }  // namespace
 
