@@ -125,6 +125,8 @@ __attribute__((weak)) void register_container_verbs(CLI::App&) {}
 
 // Until cmd/berth/registry_verbs.cc exists the registry verbs are absent.
 __attribute__((weak)) void register_registry_verbs(CLI::App&) {}
+// Until cmd/berth/build_verbs.cc exists `berth build` is absent.
+__attribute__((weak)) void register_build_verbs(CLI::App&) {}
 
 }  // namespace berth::cli
 
@@ -140,6 +142,7 @@ int main(int argc, char** argv) {
   register_runtime_verbs(app);
   register_container_verbs(app);
   register_registry_verbs(app);
+  register_build_verbs(app);
   // CLI11 2.1 drops an empty value given as `--entrypoint=` and would take the
   // next word instead; spell it as two words, which it handles.
   std::vector<std::string> args(argv + 1, argv + argc);
