@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "build/cache.h"
 #include "engine/gc_roots.h"
 #include "image/config.h"
 #include "image_lookup.h"
@@ -252,6 +253,7 @@ Result<int> cmd_rmi(const std::vector<std::string>& what, bool force) {
   GcOptions go;
   go.wait = false;
   go.providers.push_back(engine::container_gc_roots());
+  go.providers.push_back(build::cache_gc_roots());
   (void)collect_garbage(store, go);
   return rc;
 }
@@ -261,6 +263,7 @@ Result<int> cmd_gc(bool dry_run) {
   GcOptions go;
   go.dry_run = dry_run;
   go.providers.push_back(engine::container_gc_roots());
+  go.providers.push_back(build::cache_gc_roots());
   TRY_ASSIGN(auto rep, collect_garbage(store, go));
   for (auto& d : rep.removed_blobs) std::printf("%s %s\n", dry_run ? "Would delete" : "Deleted", d.str().c_str());
   for (auto& d : rep.removed_snapshots)

@@ -14,9 +14,7 @@
 
 namespace berth::engine {
 
-namespace {
-
-Result<image::Descriptor> store_layer(Store& store, const std::string& upper, Digest* diff_id) {
+Result<StoredLayer> store_upper_layer(Store& store, const std::string& upper, std::optional<int64_t> fixed_mtime) {
   std::string tmp = path_join(store.root(), unique_name(".commit-"));
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return sys_error("create " + tmp);
@@ -27,18 +25,18 @@ Result<image::Descriptor> store_layer(Store& store, const std::string& upper, Di
   layer::WriteOptions wo;
   wo.overlay_upper = true;
   wo.compression = layer::Compression::gzip;
+  wo.fixed_mtime = fixed_mtime;
   TRY_ASSIGN(auto st, layer::write_layer(upper, fd.get(), wo));
   fd.reset();
   TRY_ASSIGN(Digest d, store.content().put_file(tmp, st.blob_digest, content::PutMode::link_if_possible));
-  *diff_id = st.diff_id;
-  image::Descriptor desc;
-  desc.media_type = std::string(image::media::kOciLayerGzip);
-  desc.digest = d;
-  desc.size = static_cast<int64_t>(st.compressed_size);
-  return desc;
+  StoredLayer out;
+  out.descriptor.media_type = std::string(image::media::kOciLayerGzip);
+  out.descriptor.digest = d;
+  out.descriptor.size = static_cast<int64_t>(st.compressed_size);
+  out.diff_id = st.diff_id;
+  out.uncompressed_size = st.uncompressed_size;
+  return out;
 }
-
-}  // namespace
 
 Result<Committed> commit_container(Engine& e, const Container& c, const image::ResolvedImage& base,
                                    const CommitOptions& o) {
@@ -60,8 +58,9 @@ Result<Committed> commit_container(Engine& e, const Container& c, const image::R
   } resume{g, c.id, paused};
 
   TRY_ASSIGN(auto ws, WriteSession::begin(store));
-  Digest diff_id;
-  TRY_ASSIGN(image::Descriptor layer_desc, store_layer(store, e.paths().upper(c.id), &diff_id));
+  TRY_ASSIGN(StoredLayer stored, store_upper_layer(store, e.paths().upper(c.id)));
+  const image::Descriptor& layer_desc = stored.descriptor;
+  const Digest& diff_id = stored.diff_id;
   TRY(ws.protect_blob(layer_desc.digest));
   resume = {};  // the copy is done: let the container run again
   if (paused) (void)runtime::resume(g, c.id);

@@ -9,6 +9,7 @@
 // is named in the same transaction that drops the write lease.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,16 @@ struct Committed {
   Digest image_id;  // config digest
   Digest manifest;
 };
+
+// An overlay upper dir written as a gzip layer into the content store (the
+// caller protects the blob with its WriteSession). Shared with the builder.
+struct StoredLayer {
+  image::Descriptor descriptor;
+  Digest diff_id;
+  uint64_t uncompressed_size = 0;
+};
+Result<StoredLayer> store_upper_layer(Store& store, const std::string& upper,
+                                      std::optional<int64_t> fixed_mtime = std::nullopt);
 
 Result<Committed> commit_container(Engine& e, const Container& c, const image::ResolvedImage& base,
                                    const CommitOptions& o);
