@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `berth build` against `podman build` on a Debian minbase (debootstrap, cached
+# in $BERTH_CACHE): apt-get install over --network host, useradd/groupadd,
+# COPY --chown by names from the image's own passwd. See tests/e2e/lib/build.sh.
+set -uo pipefail
+source "$BERTH_SRC/tests/e2e/lib/build.sh"
+build_setup
+if ! check "minbase imported into berth and podman" build_import_minbase; then
+  e2e_finish; exit
+fi
+for f in debian-apt debian-useradd; do
+  build_compare_fixture "$f"
+done
+e2e_finish
