@@ -56,7 +56,9 @@ class IgnoreMatcher {
   };
 
  private:
+  struct Compiled;  // the patterns' matchers, built once by parse()
   std::vector<Pattern> patterns_;
+  std::shared_ptr<const Compiled> compiled_;
 };
 
 // A tree files are copied from: the build context, a named build context
