@@ -3,6 +3,9 @@
 // Runs PROGRAM as its child, forwards every catchable signal to it, reaps
 // every orphan re-parented to it, and exits with PROGRAM's status (128+N
 // when PROGRAM was killed by signal N).
+//   /dev/init --pause
+// Runs nothing: keeps a container alive (reaping orphans) until SIGTERM,
+// SIGINT or SIGHUP. `berth build --flat` execs each RUN into such a container.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +14,23 @@
 #include <cstdio>
 #include <cstring>
 
+static int pause_forever() {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, nullptr);
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) return 0;
+    if (sig == SIGCHLD)
+      while (waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+  }
+}
+
 int main(int argc, char** argv) {
   int first = 1;
+  if (first < argc && std::strcmp(argv[first], "--pause") == 0) return pause_forever();
   if (first < argc && std::strcmp(argv[first], "--") == 0) first++;
   if (first >= argc) {
     std::fprintf(stderr, "berth-init: usage: berth-init -- PROGRAM [ARGS...]\n");

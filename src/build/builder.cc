@@ -106,43 +106,52 @@ Result<State> Builder::build_stage(int idx) {
     auto r = dispatch(sc, ins, idx);
     if (!r.ok()) return at(ins, file_, std::move(r).error());
   }
+  TRY(flat_finish(sc));
   return sc.state;
 }
 
+// A cache hit: the record's manifest gives the layers after the step.
+bool Builder::use_cached(State& s, const std::string& key, image::History h) {
+  auto rec = cache_.get(key);
+  if (!rec.ok() || !*rec) return false;
+  const Digest md = (*rec)->manifest;
+  auto doc = e_.store().content().read_blob(md);
+  if (!doc.ok()) return false;  // a record whose manifest is gone: rebuild it
+  auto m = image::parse_manifest(*doc);
+  if (!m.ok() || m->layers.size() < s.layers.size()) return false;
+  auto cfg = image::read_config(e_.store().content(), m->config);
+  if (!cfg.ok() || cfg->diff_ids.size() != m->layers.size()) return false;
+  if (!ws_.protect_blob(md).ok()) return false;
+  h.empty_layer = m->layers.size() == s.layers.size();
+  s.layers = m->layers;
+  s.cfg.diff_ids = cfg->diff_ids;
+  s.cfg.history.push_back(h);
+  s.key = key;
+  hit_keys_.push_back(key);
+  cached_++;
+  progress("--> Using cache " + key.substr(7, 12));
+  return true;
+}
+
 // A filesystem step: look the key up, else run it and record the result.
+// With --flat the step is only queued (flat_finish runs the stage's queue).
 Status Builder::layer_step(StageCtx& sc, const Instruction& ins, const std::string& canonical,
-                           const std::function<Status(State&, int64_t*)>& exec) {
+                           const std::function<Status(State&, int64_t*)>& exec, FlatOp flat) {
   State& s = sc.state;
   std::string key = sha256_key(s.key + "\n" + canonical);
   steps_++;
   image::History h;
   h.created = history_time();
   h.created_by = canonical;
-  if (!o_.no_cache) {
-    TRY_ASSIGN(auto rec, cache_.get(key));
-    if (rec) {
-      auto doc = e_.store().content().read_blob(rec->manifest);
-      if (doc.ok()) {
-        auto m = image::parse_manifest(*doc);
-        if (m.ok() && m->layers.size() >= s.layers.size()) {
-          auto cfg = image::read_config(e_.store().content(), m->config);
-          if (cfg.ok() && cfg->diff_ids.size() == m->layers.size()) {
-            TRY(ws_.protect_blob(rec->manifest));
-            h.empty_layer = m->layers.size() == s.layers.size();
-            s.layers = m->layers;
-            s.cfg.diff_ids = cfg->diff_ids;
-            s.cfg.history.push_back(h);
-            s.key = key;
-            hit_keys_.push_back(key);
-            cached_++;
-            progress("--> Using cache " + key.substr(7, 12));
-            return {};
-          }
-        }
-      }
-      // A record whose manifest is gone (pruned by hand): rebuild it.
-    }
+  if (o_.flat) {
+    h.empty_layer = true;
+    s.cfg.history.push_back(h);
+    sc.last_fs_history = s.cfg.history.size();
+    s.key = key;
+    sc.pending.push_back(std::move(flat));
+    return {};
   }
+  if (!o_.no_cache && use_cached(s, key, h)) return {};
   int64_t t0 = ::time(nullptr);
   size_t before = s.layers.size();
   int64_t size = 0;
@@ -150,6 +159,10 @@ Status Builder::layer_step(StageCtx& sc, const Instruction& ins, const std::stri
   h.empty_layer = s.layers.size() == before;
   s.cfg.history.push_back(h);
   s.key = key;
+  return record(s, key, canonical, size, t0);
+}
+
+Status Builder::record(State& s, const std::string& key, const std::string& canonical, int64_t size, int64_t t0) {
   TRY_ASSIGN(auto img, store_state(e_.store(), ws_, s));
   CacheRecord rec;
   rec.key = key;
@@ -159,6 +172,31 @@ Status Builder::layer_step(StageCtx& sc, const Instruction& ins, const std::stri
   TRY(cache_.put(rec));
   progress("--> " + key.substr(7, 12) + " (" + std::to_string(::time(nullptr) - t0) + "s)");
   return {};
+}
+
+// --flat: every queued step of the stage in one container, one layer.
+Status Builder::flat_finish(StageCtx& sc) {
+  if (sc.pending.empty()) return {};
+  State& s = sc.state;
+  std::string key = sha256_key("flat\n" + s.key);
+  auto ops = std::move(sc.pending);
+  sc.pending.clear();
+  // The stage's one layer is described by its last filesystem step.
+  size_t hi = sc.last_fs_history ? sc.last_fs_history - 1 : 0;
+  image::History h = s.cfg.history.at(hi);
+  auto saved_history = s.cfg.history;
+  size_t before = s.layers.size();
+  if (!o_.no_cache && use_cached(s, key, h)) {
+    s.cfg.history = std::move(saved_history);  // use_cached appended one entry; the step's own is kept
+    s.cfg.history[hi].empty_layer = s.layers.size() == before;
+    return {};
+  }
+  int64_t t0 = ::time(nullptr);
+  int64_t size = 0;
+  StepContext c{&e_, &ws_, &o_, o_.timestamp};
+  TRY(flat_execute(c, s, ops, &size));
+  s.cfg.history[hi].empty_layer = s.layers.size() == before;
+  return record(s, key, "flat: " + s.cfg.history[hi].created_by, size, t0);
 }
 
 Status Builder::dispatch(StageCtx& sc, const Instruction& ins, int idx) {
@@ -238,10 +276,13 @@ Status Builder::dispatch(StageCtx& sc, const Instruction& ins, int idx) {
       TRY_ASSIGN(std::string w, ex(ins.args.empty() ? "" : ins.args[0]));
       std::string dir = clean_abs(cfg.working_dir.empty() ? "/" : cfg.working_dir, w);
       cfg.working_dir = dir;
-      return layer_step(sc, ins, "WORKDIR " + dir, [&](State& st, int64_t* size) {
-        StepContext c{&e_, &ws_, &o_, o_.timestamp};
-        return workdir_step(c, st, dir, size);
-      });
+      return layer_step(
+          sc, ins, "WORKDIR " + dir,
+          [&](State& st, int64_t* size) {
+            StepContext c{&e_, &ws_, &o_, o_.timestamp};
+            return workdir_step(c, st, dir, size);
+          },
+          [dir](FlatBox& box) { return make_workdir(box.merged, dir); });
     }
     case Kind::user: {
       TRY_ASSIGN(std::string u, ex(ins.args.empty() ? "" : ins.args[0]));
@@ -343,6 +384,15 @@ Result<BuildResult> Builder::finish(State s) {
   auto& store = e_.store();
   for (const auto& [k, v] : o_.labels) s.cfg.config.labels[k] = v;
   s.cfg.created = history_time();
+  if (o_.squash_all && !s.layers.empty()) {
+    StepContext c{&e_, &ws_, &o_, o_.timestamp};
+    TRY(squash(c, s));
+    for (auto& h : s.cfg.history) h.empty_layer = true;
+    image::History h;
+    h.created = s.cfg.created;
+    h.created_by = "berth build --squash-all";
+    s.cfg.history.push_back(h);
+  }
   TRY_ASSIGN(auto img, store_state(store, ws_, s));
   for (const auto& l : s.layers) TRY(ws_.protect_blob(l.digest));
   std::vector<metadata::Image> names;

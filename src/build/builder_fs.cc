@@ -107,10 +107,18 @@ Status Builder::do_run(StageCtx& sc, const Instruction& ins) {
     if (auto it = sc.vars.args.find(v); it != sc.vars.args.end() && !image::env_get(cfg.env, v))
       canonical += " " + v + "=" + it->second;
   }
-  return layer_step(sc, ins, canonical, [&](State& st, int64_t* size) {
-    StepContext c{&e_, &ws_, &o_, o_.timestamp};
-    return run_step(c, st, r, stage_dirs, size);
-  });
+  std::vector<std::string> env = cfg.env;
+  for (const auto& kv : r.env) env.push_back(kv);
+  FlatOp flat = [r, env, user = cfg.user, wd = cfg.working_dir](FlatBox& box) {
+    return flat_run_op(box, r, env, user, wd);
+  };
+  return layer_step(
+      sc, ins, canonical,
+      [&](State& st, int64_t* size) {
+        StepContext c{&e_, &ws_, &o_, o_.timestamp};
+        return run_step(c, st, r, stage_dirs, size);
+      },
+      std::move(flat));
 }
 
 Result<std::pair<const Source*, std::string>> Builder::copy_source(const std::string& from) {
@@ -218,10 +226,16 @@ Status Builder::do_copy(StageCtx& sc, const Instruction& ins) {
     canonical += " #" + keypart;
   }
   canonical += " [workdir=" + sc.state.cfg.config.working_dir + "]";
-  return layer_step(sc, ins, canonical, [&](State& st, int64_t* size) {
-    StepContext c{&e_, &ws_, &o_, o_.timestamp};
-    return copy_step(c, st, cp, size);
-  });
+  FlatOp flat = [cp, wd = sc.state.cfg.config.working_dir](FlatBox& box) {
+    return copy_to_rootfs(box.merged, cp, wd);
+  };
+  return layer_step(
+      sc, ins, canonical,
+      [&](State& st, int64_t* size) {
+        StepContext c{&e_, &ws_, &o_, o_.timestamp};
+        return copy_step(c, st, cp, size);
+      },
+      std::move(flat));
 }
 
 }  // namespace berth::build::detail

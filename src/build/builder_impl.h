@@ -79,6 +79,9 @@ struct StageCtx {
   State state;
   Vars vars;
   bool cmd_set = false;
+  // --flat: the stage's filesystem steps, run together when it ends.
+  std::vector<FlatOp> pending;
+  size_t last_fs_history = 0;
 };
 
 class Builder {
@@ -100,7 +103,10 @@ class Builder {
   Result<State> build_stage(int idx);
   Status dispatch(StageCtx& sc, const Instruction& ins, int idx);
   Status layer_step(StageCtx& sc, const Instruction& ins, const std::string& canonical,
-                    const std::function<Status(State&, int64_t*)>& exec);
+                    const std::function<Status(State&, int64_t*)>& exec, FlatOp flat);
+  bool use_cached(State& s, const std::string& key, image::History h);
+  Status record(State& s, const std::string& key, const std::string& canonical, int64_t size, int64_t t0);
+  Status flat_finish(StageCtx& sc);
   Status do_run(StageCtx& sc, const Instruction& ins);
   Status do_copy(StageCtx& sc, const Instruction& ins);
   Result<std::pair<const Source*, std::string>> copy_source(const std::string& from);

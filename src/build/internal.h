@@ -2,6 +2,7 @@
 // steps, and the steps that change the filesystem.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -90,6 +91,29 @@ struct CopySpec {
 };
 Status copy_step(StepContext& c, State& s, const CopySpec& cp, int64_t* size);
 Status workdir_step(StepContext& c, State& s, const std::string& dir, int64_t* size);
+
+// `mkdir -p dir` inside rootfs (components resolved in it; '..' refused).
+Status make_workdir(const std::string& rootfs, const std::string& dir);
+// COPY/ADD into an already mounted rootfs (flat mode's running container).
+Status copy_to_rootfs(const std::string& rootfs, const CopySpec& cp, const std::string& workdir);
+
+// --flat: one container per stage, kept alive by `berth-init --pause`; RUN
+// steps are exec'd into it, COPY/WORKDIR write into its rootfs, and its
+// upper dir becomes the stage's one layer.
+struct FlatBox {
+  engine::Engine* engine = nullptr;
+  std::string id;
+  std::string merged;
+  bool quiet = false;
+};
+using FlatOp = std::function<Status(FlatBox&)>;
+Status flat_run_op(FlatBox& box, const RunSpec& r, const std::vector<std::string>& env, const std::string& user,
+                   const std::string& workdir);
+// Creates and starts the stage container, runs ops, adds the upper dir as
+// one layer to `s`; the container is removed whatever happens.
+Status flat_execute(StepContext& c, State& s, const std::vector<FlatOp>& ops, int64_t* size);
+// --squash-all: the state's whole tree as a single layer.
+Status squash(StepContext& c, State& s);
 
 // The filesystem of a finished stage / stored image, read-only, for COPY --from.
 class MountedSource {

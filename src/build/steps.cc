@@ -14,6 +14,7 @@
 #include "engine/commit.h"
 #include "engine/options.h"
 #include "engine/rootfs.h"
+#include "engine/spec_gen.h"
 #include "engine/userdb.h"
 #include "image/manifest.h"
 #include "image/media_types.h"
@@ -131,30 +132,33 @@ Result<bool> add_upper_layer(StepContext& c, State& s, const std::string& upper,
 
 // ---- COPY / ADD / WORKDIR ----
 
-Status copy_step(StepContext& c, State& s, const CopySpec& cp, int64_t* size) {
-  TRY_ASSIGN(auto fs, StepRootfs::mount(c.engine->store(), *c.ws, s));
+Status copy_to_rootfs(const std::string& rootfs, const CopySpec& cp, const std::string& workdir) {
   CopyOptions o;
   o.add = cp.add;
   o.chmod = cp.chmod;
-  o.workdir = s.cfg.config.working_dir.empty() ? "/" : s.cfg.config.working_dir;
+  o.workdir = workdir.empty() ? "/" : workdir;
   if (!cp.chown.empty()) {
-    TRY_ASSIGN(auto u, engine::resolve_user(fs.merged(), cp.chown));
+    TRY_ASSIGN(auto u, engine::resolve_user(rootfs, cp.chown));
     o.uid = u.uid;
-    // "--chown=user" alone: the user's primary group (Docker).
-    o.gid = u.gid;
+    o.gid = u.gid;  // "--chown=user" alone: the user's primary group (Docker)
   }
-  if (cp.src && !cp.paths.empty()) TRY(copy_into(*cp.src, cp.paths, fs.merged(), cp.dest, o));
-  for (const auto& h : cp.heredocs) TRY(write_heredoc_file(fs.merged(), cp.dest, h.name, h.content, o));
+  if (cp.src && !cp.paths.empty()) TRY(copy_into(*cp.src, cp.paths, rootfs, cp.dest, o));
+  for (const auto& h : cp.heredocs) TRY(write_heredoc_file(rootfs, cp.dest, h.name, h.content, o));
+  return {};
+}
+
+Status copy_step(StepContext& c, State& s, const CopySpec& cp, int64_t* size) {
+  TRY_ASSIGN(auto fs, StepRootfs::mount(c.engine->store(), *c.ws, s));
+  TRY(copy_to_rootfs(fs.merged(), cp, s.cfg.config.working_dir));
   TRY(fs.unmount());
   TRY_ASSIGN(bool added, add_upper_layer(c, s, fs.upper(), size));
   (void)added;
   return {};
 }
 
-Status workdir_step(StepContext& c, State& s, const std::string& dir, int64_t* size) {
-  TRY_ASSIGN(auto fs, StepRootfs::mount(c.engine->store(), *c.ws, s));
-  // Created like `mkdir -p` inside the image: components resolve in the
-  // rootfs, so a symlinked component stays inside it.
+Status make_workdir(const std::string& rootfs, const std::string& dir) {
+  // Created like `mkdir -p` inside the image; a component that is the
+  // image's own symlink is left to the runtime, which resolves it in the rootfs.
   std::string path;
   size_t i = 0;
   while (i < dir.size()) {
@@ -165,15 +169,21 @@ Status workdir_step(StepContext& c, State& s, const std::string& dir, int64_t* s
     if (comp.empty() || comp == ".") continue;
     if (comp == "..") return Error(Errc::invalid_argument, "WORKDIR " + dir + ": '..' is not allowed");
     path += "/" + comp;
-    std::string host = fs.merged() + path;
+    std::string host = rootfs + path;
     struct stat st;
     if (::lstat(host.c_str(), &st) == 0) {
-      if (S_ISLNK(st.st_mode)) break;  // the image's own link: the runtime resolves it in the rootfs
+      if (S_ISLNK(st.st_mode)) break;
       if (!S_ISDIR(st.st_mode)) return Error(Errc::invalid_argument, "WORKDIR " + dir + ": " + path + " is not a directory");
       continue;
     }
     if (::mkdir(host.c_str(), 0755) != 0) return sys_error("WORKDIR: mkdir " + path);
   }
+  return {};
+}
+
+Status workdir_step(StepContext& c, State& s, const std::string& dir, int64_t* size) {
+  TRY_ASSIGN(auto fs, StepRootfs::mount(c.engine->store(), *c.ws, s));
+  TRY(make_workdir(fs.merged(), dir));
   TRY(fs.unmount());
   TRY_ASSIGN(bool added, add_upper_layer(c, s, fs.upper(), size));
   (void)added;
@@ -389,6 +399,84 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
   drop_mount_points(upper, targets, lowers);
   TRY_ASSIGN(bool added, add_upper_layer(c, s, upper, size));
   (void)added;
+  return {};
+}
+
+// ---- --flat ----
+
+Status flat_run_op(FlatBox& box, const RunSpec& r, const std::vector<std::string>& env, const std::string& user,
+                   const std::string& workdir) {
+  if (!r.mounts.empty() || !r.heredoc_files.empty())
+    return Error(Errc::unsupported, "RUN --mount and #! heredoc scripts are not supported with --flat yet");
+  engine::ExecRequest req;
+  req.args = r.args;
+  req.env = env;
+  req.user = user;
+  req.workdir = workdir.empty() ? "/" : workdir;
+  int code;
+  {
+    Silence quiet(box.quiet);
+    TRY_ASSIGN(code, box.engine->exec(box.id, req));
+  }
+  if (code != 0) {
+    std::string shown;
+    for (const auto& a : r.args) shown += (shown.empty() ? "" : " ") + a;
+    return Error(Errc::invalid_input, "RUN " + shown + ": exit status " + std::to_string(code));
+  }
+  return {};
+}
+
+Status flat_execute(StepContext& c, State& s, const std::vector<FlatOp>& ops, int64_t* size) {
+  auto& e = *c.engine;
+  auto& store = e.store();
+  State base = s;
+  std::string upper;
+  if (base.layers.empty()) {
+    // FROM scratch: no container can run; the ops write into a plain overlay.
+    TRY_ASSIGN(auto fs, StepRootfs::mount(store, *c.ws, base));
+    FlatBox box{&e, "", fs.merged(), c.opts->quiet};
+    for (const auto& op : ops) TRY(op(box));
+    TRY(fs.unmount());
+    TRY_ASSIGN(bool added, add_upper_layer(c, s, fs.upper(), size));
+    (void)added;
+    return {};
+  }
+  TRY_ASSIGN(auto img, store_state(store, *c.ws, base));
+  for (const auto& l : img.manifest.layers) TRY(c.ws->protect_blob(l.digest));
+  img.config.config.volumes.clear();
+  img.config.config.healthcheck.reset();
+  engine::RunOptions o;
+  o.entrypoint = std::vector<std::string>{engine::kInitPath, "--pause"};
+  o.init = true;
+  o.user = "0:0";
+  o.workdir = "/";
+  o.network = c.opts->network;
+  o.labels["io.berth.build"] = "1";
+  o.name = "berth-build-" + Digest::of(unique_name("f")).hex().substr(0, 12);
+  TRY_ASSIGN(engine::Container ct, e.create(img, "", o));
+  struct Remove {
+    engine::Engine& e;
+    std::string id;
+    ~Remove() { (void)e.remove(id, true, true); }
+  } remove{e, ct.id};
+  TRY(e.start(ct.id));
+  FlatBox box{&e, ct.id, e.paths().merged(ct.id), c.opts->quiet};
+  for (const auto& op : ops) TRY(op(box));
+  TRY_ASSIGN(auto lowers, engine::prepare_lowers(store, img));
+  std::vector<std::string> targets;
+  drop_mount_points(e.paths().upper(ct.id), targets, lowers);
+  TRY_ASSIGN(bool added, add_upper_layer(c, s, e.paths().upper(ct.id), size));
+  (void)added;
+  return {};
+}
+
+Status squash(StepContext& c, State& s) {
+  auto& store = c.engine->store();
+  TRY_ASSIGN(auto fs, StepRootfs::mount(store, *c.ws, s));
+  TRY_ASSIGN(auto stored, engine::store_upper_layer(store, fs.merged(), c.mtime, /*overlay_upper=*/false));
+  TRY(c.ws->protect_blob(stored.descriptor.digest));
+  s.layers = {stored.descriptor};
+  s.cfg.diff_ids = {stored.diff_id};
   return {};
 }
 

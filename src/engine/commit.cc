@@ -14,7 +14,8 @@
 
 namespace berth::engine {
 
-Result<StoredLayer> store_upper_layer(Store& store, const std::string& upper, std::optional<int64_t> fixed_mtime) {
+Result<StoredLayer> store_upper_layer(Store& store, const std::string& upper, std::optional<int64_t> fixed_mtime,
+                                      bool overlay_upper) {
   std::string tmp = path_join(store.root(), unique_name(".commit-"));
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return sys_error("create " + tmp);
@@ -23,7 +24,7 @@ Result<StoredLayer> store_upper_layer(Store& store, const std::string& upper, st
     ~Unlink() { ::unlink(p.c_str()); }
   } unlink_tmp{tmp};
   layer::WriteOptions wo;
-  wo.overlay_upper = true;
+  wo.overlay_upper = overlay_upper;
   wo.compression = layer::Compression::gzip;
   wo.fixed_mtime = fixed_mtime;
   TRY_ASSIGN(auto st, layer::write_layer(upper, fd.get(), wo));

@@ -38,8 +38,9 @@ struct StoredLayer {
   Digest diff_id;
   uint64_t uncompressed_size = 0;
 };
+// overlay_upper=false writes any directory tree as is (a squashed rootfs).
 Result<StoredLayer> store_upper_layer(Store& store, const std::string& upper,
-                                      std::optional<int64_t> fixed_mtime = std::nullopt);
+                                      std::optional<int64_t> fixed_mtime = std::nullopt, bool overlay_upper = true);
 
 Result<Committed> commit_container(Engine& e, const Container& c, const image::ResolvedImage& base,
                                    const CommitOptions& o);
