@@ -418,7 +418,8 @@ class Lexer {
 };
 
 Error word_error(const Error& e, std::string_view word) {
-  return Error(e.code, e.message + " (" + detail::printable(word) + ")");
+  // The why can quote the word's own bytes (a ${VAR:?message}): keep it one line.
+  return Error(e.code, detail::printable(e.message, 200) + " (" + detail::printable(word) + ")");
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ std::string printable(std::string_view s, size_t max) {
 
 Error error_at(const Ctx& ctx, Pos pos, std::string_view what, std::string_view offending, Errc code) {
   std::string m = printable(ctx.file, 200) + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
-                  ": " + std::string(what);
+                  ": " + printable(what, 300);
   if (!offending.empty()) m += " (" + printable(offending) + ")";
   return Error(code, std::move(m));
 }
