@@ -175,7 +175,8 @@ Result<bool> Writer::make_dirs(const std::string& rel, const Item* last) {
       mode_t mode = is_last && last ? mode_of(last->st) : 0755;
       if (::fchmod(d.get(), mode) != 0) return sys_error("chmod " + shown(prefix));
       if (is_last && last) {
-        if (last->fd >= 0) TRY(copy_xattrs(last->fd, d.get(), prefix, root_user_));
+        UniqueFd in(last->fd >= 0 ? ::open(proc_fd_path(last->fd).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
+        if (in) TRY(copy_xattrs(in.get(), d.get(), prefix, root_user_));
         dirs_.push_back({prefix, mode, last->st.st_mtim});
       }
       created = is_last;
@@ -241,7 +242,8 @@ Status Writer::put(const std::string& rel, const Item& it, bool apply_dir_meta) 
       if (!exists_dir && ::mkdirat(pfd.get(), lf, 0700) != 0) return sys_error("mkdir " + shown(rel));
       UniqueFd d(::openat(pfd.get(), lf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!d) {
-        if (exists_dir && errno == ELOOP) return Status{};  // a symlink to a directory: merged into, left as is
+        // A symlink to a directory: merged into, the link and its target left as they are.
+        if (exists_dir && (errno == ELOOP || errno == ENOTDIR)) return Status{};
         return sys_error("open " + shown(rel));
       }
       auto st = set_owner(d.get(), "", AT_EMPTY_PATH);
