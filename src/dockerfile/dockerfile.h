@@ -45,7 +45,7 @@ struct Pos {
 };
 
 struct Flag {  // --name=value (or bare --name: value "" and has_value false)
-  std::string name;
+  std::string name;  // without the leading "--" ("mount"); quotes around the value removed
   std::string value;
   bool has_value = false;
   Pos pos;
@@ -53,7 +53,8 @@ struct Flag {  // --name=value (or bare --name: value "" and has_value false)
 
 struct Heredoc {
   std::string name;     // the delimiter word ("EOF"); for COPY it is the file name
-  std::string content;  // with the final newline, without the delimiter line
+  std::string content;  // with the final newline, without the delimiter line;
+                        // for <<- the leading tabs are already stripped
   bool expand = true;   // unquoted delimiter: $VAR expanded in content
   bool strip_tabs = false;  // <<-
 };
@@ -88,7 +89,9 @@ struct Instruction {
   // FROM: {image, "AS", name} or {image} (raw words). COPY/ADD: raw words,
   // sources then destination (at least 2). WORKDIR, USER, STOPSIGNAL,
   // MAINTAINER: {rest of line}. EXPOSE, VOLUME (non-JSON): raw words.
-  // HEALTHCHECK NONE: args = {"NONE"}, json false, healthcheck_none true.
+  // HEALTHCHECK CMD: args = the command after the CMD word (JSON array or
+  // {text}), as for CMD. HEALTHCHECK NONE: args = {"NONE"}, json false,
+  // healthcheck_none true.
   // ONBUILD: args = {trigger text} (the instruction, re-parsed when the
   // image is used as a base: parse_instruction()).
   bool json = false;
@@ -97,6 +100,7 @@ struct Instruction {
   std::vector<Heredoc> heredocs;    // RUN/COPY/ADD, in order of appearance
   bool healthcheck_none = false;
 
+  // name with or without the leading "--".
   const Flag* flag(std::string_view name) const;  // last occurrence, or nullptr
   std::vector<const Flag*> all_flags(std::string_view name) const;  // e.g. every --mount
 };
@@ -119,6 +123,7 @@ Result<Dockerfile> parse(std::string_view text, std::string_view filename = "Doc
 
 // One instruction on its own (ONBUILD triggers, `commit --change`-like uses).
 // Heredocs are not allowed here. FROM and ONBUILD ONBUILD are refused.
+// Errors read "instruction:<line>:<column>: ..." (there is no file name).
 Result<Instruction> parse_instruction(std::string_view text, char escape = '\\');
 
 // Variable lookup for expansion: nullopt = unset.

@@ -67,6 +67,8 @@ TEST(Expand, Required) {
   EXPECT_EQ(exerr("${NOPE?}"), "NOPE: is not allowed to be unset (${NOPE?})");
   EXPECT_EQ(exerr("${EMPTY:?}"), "EMPTY: is not allowed to be empty (${EMPTY:?})");
   EXPECT_EQ(exerr("x${NOPE:?set NOPE please}"), "NOPE: set NOPE please (x${NOPE:?set NOPE please})");
+  // The message is the Dockerfile's own text: still one line.
+  EXPECT_EQ(exerr("${NOPE:?a\nb}"), "NOPE: a\\nb (${NOPE:?a\\nb})");
 }
 
 TEST(Expand, PrefixAndSuffixPatterns) {

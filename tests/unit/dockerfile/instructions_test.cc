@@ -232,6 +232,8 @@ TEST(Healthcheck, NoneAndCmd) {
 
 TEST(Healthcheck, Errors) {
   EXPECT_EQ(err("HEALTHCHECK NONE x"), "Dockerfile:2:1: HEALTHCHECK NONE takes no arguments (HEALTHCHECK NONE x)");
+  EXPECT_EQ(err("HEALTHCHECK --interval=1s NONE"),
+            "Dockerfile:2:1: HEALTHCHECK NONE takes no arguments (HEALTHCHECK --interval=1s NONE)");
   EXPECT_EQ(err("HEALTHCHECK CMD"), "Dockerfile:2:1: missing command after HEALTHCHECK CMD (HEALTHCHECK CMD)");
   EXPECT_EQ(err("HEALTHCHECK RUN x"), "Dockerfile:2:1: unknown HEALTHCHECK type RUN (try CMD) (HEALTHCHECK RUN x)");
   EXPECT_EQ(err("HEALTHCHECK --retries CMD x"), "Dockerfile:2:13: missing a value on flag (--retries)");

@@ -195,6 +195,18 @@ TEST(Heredocs, CopyToDestination) {
   EXPECT_FALSE(in.heredocs[1].expand);
 }
 
+TEST(Heredocs, OpenerSpellings) {
+  auto df = ok("FROM a\nRUN << EOF\n$x\nEOF\nRUN 3<<E\"O\"F\n$y\nEOF\nADD <<-T /t\nz\n\t\tT\n");
+  EXPECT_EQ(body(df, 0).heredocs.at(0).name, "EOF");
+  EXPECT_TRUE(body(df, 0).heredocs.at(0).expand);
+  EXPECT_EQ(body(df, 1).heredocs.at(0).name, "EOF");
+  EXPECT_FALSE(body(df, 1).heredocs.at(0).expand);
+  EXPECT_EQ(body(df, 1).heredocs.at(0).content, "$y\n");
+  EXPECT_EQ(body(df, 2).heredocs.at(0).name, "T");
+  EXPECT_EQ(body(df, 2).heredocs.at(0).content, "z\n");
+  EXPECT_EQ(body(df, 2).end_line, 10);
+}
+
 TEST(Heredocs, NotDetected) {
   // JSON form, no space before <<, a here-string, and instructions that take none.
   auto df = ok("FROM a\nRUN [\"sh\", \"<<EOF\"]\nRUN cat<<EOF\nRUN cat <<<word\nCMD <<EOF\nRUN echo '<<EOF'\n");
