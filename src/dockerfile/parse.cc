@@ -176,26 +176,31 @@ class Scanner {
     return out;
   }
 
+  Status end_directives() {
+    done_ = true;
+    return {};
+  }
+
   // `# key=value` among the first lines; the first line that is not a known
   // directive (a comment, a blank line, an instruction) ends them.
   Status directive(std::string_view t) {
-    if (t.empty() || t.front() != '#') return done_ = true, Status{};
+    if (t.empty() || t.front() != '#') return end_directives();
     t.remove_prefix(1);
     while (!t.empty() && is_space(t.front())) t.remove_prefix(1);
     size_t i = 0;
-    if (t.empty() || !std::isalpha(static_cast<unsigned char>(t[0]))) return done_ = true, Status{};
+    if (t.empty() || !std::isalpha(static_cast<unsigned char>(t[0]))) return end_directives();
     while (i < t.size() && std::isalnum(static_cast<unsigned char>(t[i]))) i++;
     std::string key(t.substr(0, i));
     for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     while (i < t.size() && re_space(t[i])) i++;
-    if (i >= t.size() || t[i] != '=') return done_ = true, Status{};
+    if (i >= t.size() || t[i] != '=') return end_directives();
     i++;
     std::string_view rest = t.substr(i);
     std::string_view v = rest;
     while (!v.empty() && re_space(v.front())) v.remove_prefix(1);
     while (!v.empty() && re_space(v.back())) v.remove_suffix(1);
     if (v.empty()) v = rest.substr(0, 1);  // what `=\s*(.+?)\s*$` keeps from blanks
-    if (v.empty() || (key != "syntax" && key != "escape" && key != "check")) return done_ = true, Status{};
+    if (v.empty() || (key != "syntax" && key != "escape" && key != "check")) return end_directives();
     Pos p{line_, 1};
     if (!seen_.insert(key).second) return error_at(ctx_, p, "only one " + key + " parser directive can be used", t);
     if (key == "escape") {
