@@ -65,6 +65,12 @@ constexpr FlagSpec kFlags[] = {
     {Kind::healthcheck, "retries", FlagType::string},
 };
 
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
 // BuildKit's reWhitespace ([\t\v\f\r ]), the separator of keyword and words.
 bool is_sep(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
 
@@ -273,8 +279,7 @@ class InstructionParser {
     while (k < t.size() && is_space(t[k])) k++;
     size_t ke = k;
     while (ke < t.size() && !is_sep(t[ke])) ke++;
-    std::string kw(t.substr(k, ke - k));
-    for (auto& c : kw) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string kw = upper(t.substr(k, ke - k));
     in_.pos = ll_.pos_at(k);
     in_.end_line = ll_.end_line;
     in_.original = ll_.text;
@@ -361,7 +366,7 @@ class InstructionParser {
 
   Status from() {
     auto w = split_ws(rest_, rest_off_);
-    if (w.size() == 3 && (w[1].text == "AS" || w[1].text == "as" || w[1].text == "As" || w[1].text == "aS")) {
+    if (w.size() == 3 && upper(w[1].text) == "AS") {
       std::string name(w[2].text);
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       bool ok = !name.empty() && name[0] >= 'a' && name[0] <= 'z';
@@ -480,8 +485,7 @@ class InstructionParser {
   Status healthcheck() {
     size_t sep = 0;
     while (sep < rest_.size() && !is_space(rest_[sep])) sep++;
-    std::string typ(rest_.substr(0, sep));
-    for (auto& c : typ) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string typ = upper(rest_.substr(0, sep));
     std::string_view cmd = trim(rest_.substr(sep));
     size_t cmd_off = rest_off_ + static_cast<size_t>(cmd.data() - rest_.data());
     if (typ.empty()) return fail("HEALTHCHECK requires at least one argument");
@@ -512,8 +516,7 @@ class InstructionParser {
     if (rest_.empty()) return fail("ONBUILD requires at least one argument");
     size_t e = 0;
     while (e < rest_.size() && !is_sep(rest_[e])) e++;
-    std::string trig(rest_.substr(0, e));
-    for (auto& c : trig) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string trig = upper(rest_.substr(0, e));
     if (trig == "ONBUILD") return fail("chaining ONBUILD via ONBUILD ONBUILD isn't allowed");
     if (trig == "FROM" || trig == "MAINTAINER") return fail(trig + " isn't allowed as an ONBUILD trigger");
     // Check the trigger now, so a broken one fails this build, not a later one.
