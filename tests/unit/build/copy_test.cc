@@ -1,13 +1,17 @@
 // copy_into and write_heredoc_file: Docker's COPY/ADD rules into a rootfs.
 #include "build/copy.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../layer/tar_builder.h"
@@ -18,6 +22,46 @@ namespace berth::build {
 namespace {
 
 using Strings = std::vector<std::string>;
+
+// Serves one canned HTTP response on 127.0.0.1 (no network needed).
+class OneShotHttp {
+ public:
+  explicit OneShotHttp(std::string response) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return;
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, response] {
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;  // shut down by the destructor
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      (void)!::write(c, response.data(), response.size());
+      ::close(c);
+    });
+  }
+  ~OneShotHttp() {
+    ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
 
 class Copy : public testing::TmpTree {
  protected:
@@ -222,6 +266,7 @@ TEST_F(Copy, AddExtractsLocalArchives) {
                                 .symlink("pkg/link", "bin")
                                 .finish());
   write("ctx/plain.tar", layer::testing::TarBuilder().file("readme", "hello").finish());
+  write("ctx/z.tar.zst", layer::testing::TarBuilder("zstd").file("zfile", "zz").finish());
   write("ctx/evil.tar", layer::testing::TarBuilder().file("../../outside", "x").finish());
   auto s = source();
   CopyOptions add;
@@ -233,6 +278,8 @@ TEST_F(Copy, AddExtractsLocalArchives) {
   EXPECT_TRUE(S_ISLNK(lstat_of("rootfs/opt/pkg/link").st_mode));
   ok(copy(s, {"plain.tar"}, "/docs/", add));
   EXPECT_EQ(read("rootfs/docs/readme"), "hello");
+  ok(copy(s, {"z.tar.zst"}, "/docs/", add));
+  EXPECT_EQ(read("rootfs/docs/zfile"), "zz");
   EXPECT_FALSE(copy(s, {"evil.tar"}, "/e/", add).ok());
   EXPECT_FALSE(exists("outside"));
   // COPY never extracts.
@@ -267,6 +314,35 @@ TEST_F(Copy, AddUrlUnreachableNamesTheUrl) {
   EXPECT_EQ(git.error().code, Errc::unsupported);
   auto as_copy = copy_into(s, {"http://127.0.0.1:1/x"}, path("rootfs"), "/x", CopyOptions{});
   EXPECT_FALSE(as_copy.ok());
+}
+
+TEST_F(Copy, AddUrlDownloads) {
+  auto s = source();
+  CopyOptions add;
+  add.add = true;
+  {
+    OneShotHttp srv(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n"
+        "Connection: close\r\n\r\nhello");
+    ok(copy_into(s, {srv.url("/path/file.txt?x=1#frag")}, path("rootfs"), "/dl/", add));
+  }
+  EXPECT_EQ(read("rootfs/dl/file.txt"), "hello");
+  auto st = lstat_of("rootfs/dl/file.txt");
+  EXPECT_EQ(st.st_mode & 07777, 0600u);  // Docker's mode for downloads
+  EXPECT_EQ(st.st_mtim.tv_sec, 1445412480);
+  {
+    OneShotHttp srv("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+    ok(copy_into(s, {srv.url("/")}, path("rootfs"), "/named", add));  // a file destination needs no URL name
+  }
+  EXPECT_EQ(read("rootfs/named"), "hi");
+  {
+    OneShotHttp srv("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    auto e = copy_into(s, {srv.url("/missing.txt")}, path("rootfs"), "/dl/", add);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().code, Errc::network);
+    EXPECT_NE(e.error().message.find("404"), std::string::npos) << e.error().message;
+  }
+  EXPECT_FALSE(exists("rootfs/dl/missing.txt"));
 }
 
 TEST_F(Copy, HeredocFiles) {
