@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -166,6 +168,18 @@ TEST_F(Context, ChecksumMemo) {
   EXPECT_EQ(changed, sum(s, {"."}));
   write("cache/files.json", "{corrupt");
   EXPECT_EQ(sum(s, {"."}, path("cache")), changed);
+  // The memo really answers: a planted digest for a.txt's (dev, ino, size,
+  // mtime, ctime) key changes the sum, so the file was not re-read.
+  struct stat st;
+  ASSERT_EQ(::stat(path("ctx/a.txt").c_str(), &st), 0);
+  char key[160];
+  std::snprintf(key, sizeof key, "%u:%u:%llu:%lld:%lld.%09ld:%lld.%09ld", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_size),
+                static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec,
+                static_cast<long long>(st.st_ctim.tv_sec), st.st_ctim.tv_nsec);
+  mkdirs("planted");
+  write("planted/files.json", std::string("{\"version\":1,\"files\":{\"") + key + "\":\"" + std::string(64, '0') + "\"}}");
+  EXPECT_NE(sum(s, {"a.txt"}, path("planted")), sum(s, {"a.txt"}));
   // A cache dir that does not exist yet is created.
   EXPECT_EQ(sum(s, {"."}, path("cache/new")), changed);
   EXPECT_TRUE(exists("cache/new/files.json"));
