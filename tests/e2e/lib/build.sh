@@ -165,13 +165,21 @@ BUILD_EMPTY_SHA=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 BUILD_PM_STUBS=("etc/hostname f 0755 0:0 0 $BUILD_EMPTY_SHA" "etc/hosts f 0755 0:0 0 $BUILD_EMPTY_SHA"
                 "etc/resolv.conf f 0755 0:0 0 $BUILD_EMPTY_SHA" "run d 0755 0:0")
 
-# build_tree_filter PM-TREE BB-TREE: applies the list above in place.
+#  - A WORKDIR no later RUN uses: buildah 1.28 creates the directory only
+#    when a step runs in it, Docker's reference says WORKDIR creates it. When
+#    podman's tree lacks the final WorkingDir, berth's line for it is dropped.
+#
+# build_tree_filter PM-TREE BB-TREE BB-CONFIG: applies the list above in place.
 build_tree_filter() {
-  local s path
+  local s path wd
   for s in "${BUILD_PM_STUBS[@]}"; do
     path=${s%% *}
     if ! grep -q "^$path " "$2"; then grep -vxF "$s" "$1" >"$1.f"; mv "$1.f" "$1"; fi
   done
+  wd=$(jq -r '.WorkingDir // empty' "$3" | sed 's|^/||')
+  if [ -n "$wd" ] && ! grep -q "^$wd d " "$1"; then
+    grep -v "^$wd d " "$2" >"$2.f"; mv "$2.f" "$2"
+  fi
 }
 
 # bb_tree / pm_tree IMAGE OUT: the image's final tree as treesum lines.
@@ -232,12 +240,14 @@ run_out() {
 
 # build_parent NAME ENGINE: fixtures with a Dockerfile.parent (ONBUILD) need
 # it built first as localhost/NAME-parent:latest, by the same engine.
+# (No variable here may be called `name`: check() has a local of that name
+# and runs this through eval.)
 build_parent() {
-  local name=$1 engine=$2 ctx=$3
+  local fx=$1 engine=$2 ctx=$3
   [ -f "$ctx/Dockerfile.parent" ] || return 0
   case $engine in
-    berth) bb_build "$ctx" Dockerfile.parent "localhost/$name-parent:latest" "${BUILD_FLAGS[@]}" ;;
-    podman) pm_build "$ctx" Dockerfile.parent "localhost/$name-parent:latest" "${BUILD_FLAGS[@]}" ;;
+    berth) bb_build "$ctx" Dockerfile.parent "localhost/$fx-parent:latest" "${BUILD_FLAGS[@]}" ;;
+    podman) pm_build "$ctx" Dockerfile.parent "localhost/$fx-parent:latest" "${BUILD_FLAGS[@]}" ;;
   esac
 }
 
@@ -247,51 +257,52 @@ build_parent() {
 # and loaded — in podman. A Dockerfile.heredoc, if present, is built by berth
 # only (buildah 1.28 has no heredocs) and must equal its Dockerfile twin.
 build_compare_fixture() {
-  local name=$1 ctx dir pimg bimg fimg himg
+  local fx=$1 ctx dir pimg bimg fimg himg
   dir=$(e2e_tmpdir)
-  ctx=$(build_context "$name")
-  build_flags "$name"
-  pimg=localhost/pm-$name:$TAGS bimg=localhost/bb-$name:$TAGS fimg=localhost/bb-$name:$TAGS-flat
-  himg=localhost/bb-$name:$TAGS-heredoc
-  local expect=$BUILD_FIXTURES/$name/run.expect
+  ctx=$(build_context "$fx")
+  build_flags "$fx"
+  pimg=localhost/pm-$fx:$TAGS bimg=localhost/bb-$fx:$TAGS fimg=localhost/bb-$fx:$TAGS-flat
+  himg=localhost/bb-$fx:$TAGS-heredoc
+  local expect=$BUILD_FIXTURES/$fx/run.expect
 
-  if check "$name: podman build" eval 'build_parent "$name" podman "$ctx" && pm_build "$ctx" Dockerfile "$pimg" "${BUILD_FLAGS[@]}"'; then
+  if check "$fx: podman build" eval 'build_parent "$fx" podman "$ctx" && pm_build "$ctx" Dockerfile "$pimg" "${BUILD_FLAGS[@]}"'; then
     pm_tree "$pimg" "$dir/pm.tree"
     pm_config "$pimg" >"$dir/pm.config"
     run_out podman "$pimg" "$dir/pm.run"
-    same "$name: podman's image prints run.expect (fixture sanity)" "$dir/pm.run" "$expect"
+    same "$fx: podman's image prints run.expect (fixture sanity)" "$dir/pm.run" "$expect"
   fi
-  if ! check "$name: berth build" eval 'build_parent "$name" berth "$ctx" && bb_build "$ctx" Dockerfile "$bimg" "${BUILD_FLAGS[@]}"'; then
+  if ! check "$fx: berth build" eval 'build_parent "$fx" berth "$ctx" && bb_build "$ctx" Dockerfile "$bimg" "${BUILD_FLAGS[@]}"'; then
     return 1
   fi
   bb_tree "$bimg" "$dir/bb.tree"
   bb_config "$bimg" >"$dir/bb.config"
   if [ -f "$dir/pm.tree" ]; then
-    build_tree_filter "$dir/pm.tree" "$dir/bb.tree"
-    same "$name: final tree equals podman's" "$dir/pm.tree" "$dir/bb.tree"
-    same "$name: config equals podman's" "$dir/pm.config" "$dir/bb.config"
+    cp "$dir/bb.tree" "$dir/bb-vs-pm.tree"  # filtered; bb.tree stays whole for --flat
+    build_tree_filter "$dir/pm.tree" "$dir/bb-vs-pm.tree" "$dir/bb.config"
+    same "$fx: final tree equals podman's" "$dir/pm.tree" "$dir/bb-vs-pm.tree"
+    same "$fx: config equals podman's" "$dir/pm.config" "$dir/bb.config"
   fi
   run_out berth "$bimg" "$dir/bb.run"
-  same "$name: runs in berth" "$dir/bb.run" "$expect"
-  if check "$name: berth save | podman load" eval 'b save "$bimg" | pm load -q >/dev/null'; then
+  same "$fx: runs in berth" "$dir/bb.run" "$expect"
+  if check "$fx: berth save | podman load" eval 'b save "$bimg" | pm load -q >/dev/null'; then
     run_out podman "$bimg" "$dir/bb-in-pm.run"
-    same "$name: berth's image runs in podman" "$dir/bb-in-pm.run" "$expect"
+    same "$fx: berth's image runs in podman" "$dir/bb-in-pm.run" "$expect"
   fi
 
-  if check "$name: berth build --flat" bb_build "$ctx" Dockerfile "$fimg" --flat "${BUILD_FLAGS[@]}"; then
+  if check "$fx: berth build --flat" bb_build "$ctx" Dockerfile "$fimg" --flat "${BUILD_FLAGS[@]}"; then
     bb_tree "$fimg" "$dir/flat.tree"
     bb_config "$fimg" >"$dir/flat.config"
-    same "$name: --flat tree equals layered" "$dir/bb.tree" "$dir/flat.tree"
-    same "$name: --flat config equals layered" "$dir/bb.config" "$dir/flat.config"
+    same "$fx: --flat tree equals layered" "$dir/bb.tree" "$dir/flat.tree"
+    same "$fx: --flat config equals layered" "$dir/bb.config" "$dir/flat.config"
   fi
 
   if [ -f "$ctx/Dockerfile.heredoc" ] &&
-     check "$name: berth build Dockerfile.heredoc" bb_build "$ctx" Dockerfile.heredoc "$himg" "${BUILD_FLAGS[@]}"; then
+     check "$fx: berth build Dockerfile.heredoc" bb_build "$ctx" Dockerfile.heredoc "$himg" "${BUILD_FLAGS[@]}"; then
     bb_tree "$himg" "$dir/heredoc.tree"
     bb_config "$himg" >"$dir/heredoc.config"
-    same "$name: heredoc tree equals RUN a && b twin" "$dir/bb.tree" "$dir/heredoc.tree"
-    same "$name: heredoc config equals twin" "$dir/bb.config" "$dir/heredoc.config"
+    same "$fx: heredoc tree equals RUN a && b twin" "$dir/bb.tree" "$dir/heredoc.tree"
+    same "$fx: heredoc config equals twin" "$dir/bb.config" "$dir/heredoc.config"
     run_out berth "$himg" "$dir/heredoc.run"
-    same "$name: heredoc image runs in berth" "$dir/heredoc.run" "$expect"
+    same "$fx: heredoc image runs in berth" "$dir/heredoc.run" "$expect"
   fi
 }

@@ -1,0 +1,3 @@
+#!/bin/sh
+hello
+cat /app/SUMS
