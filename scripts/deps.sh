@@ -14,7 +14,7 @@ BUILD_PKGS=(
 PEER_PKGS=(
   busybox-static debootstrap umoci skopeo podman buildah runc containerd
   docker-registry uidmap apache2-utils curl jq tar gzip zstd python3 iproute2
-  containernetworking-plugins iptables procps util-linux hyperfine libcap2-bin time bc
+  containernetworking-plugins iptables procps util-linux hyperfine libcap2-bin time bc slirp4netns
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -127,11 +127,18 @@ __attribute__((weak)) void register_container_verbs(CLI::App&) {}
 __attribute__((weak)) void register_registry_verbs(CLI::App&) {}
 // Until cmd/berth/build_verbs.cc exists `berth build` is absent.
 __attribute__((weak)) void register_build_verbs(CLI::App&) {}
+// Without the engine (cmd/berth/rootless.cc) there is nothing to enter.
+__attribute__((weak)) Status enter_rootless(int, char**) { return Status{}; }
 
 }  // namespace berth::cli
 
 int main(int argc, char** argv) {
   using namespace berth::cli;
+  // Before anything else: joining a user namespace needs a single thread.
+  if (auto st = enter_rootless(argc, argv); !st.ok()) {
+    std::fprintf(stderr, "Error: %s\n", st.error().str().c_str());
+    return 125;
+  }
   CLI::App app{"berth: a daemonless, specification-first container engine"};
   app.name("berth");
   app.require_subcommand(1);

@@ -1,7 +1,9 @@
 #include "engine/netsetup.h"
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "engine/engine.h"
+#include "engine/slirp.h"
 #include "network/network.h"
 
 namespace berth::engine {
@@ -14,6 +16,20 @@ network::BridgeNetwork bridge_for(Engine& e) {
   if (const char* b = std::getenv("BERTH_BRIDGE"); b && *b) n.bridge = b;
   if (const char* s = std::getenv("BERTH_SUBNET"); s && *s) n.subnet = s;
   return n;
+}
+
+// Rootless: the bridge needs the host's root; slirp4netns stands in for it.
+bool rootless_bridge(const std::string& mode) { return mode == "bridge" && in_user_namespace(); }
+std::string slirp_pid_file(Engine& e, const Container& c) { return e.paths().run + "/slirp-" + c.id.substr(0, 16) + ".pid"; }
+
+Status setup_slirp(Engine& e, Container& c, const std::string& ns) {
+  if (!c.config.value("publish", nlohmann::json::array()).empty() || c.config.value("publish_all", false))
+    return Error(Errc::unsupported, "container " + c.name + ": -p/-P are not supported rootless (slirp4netns)");
+  (void)stop_slirp(slirp_pid_file(e, c));  // a leftover from a crash
+  TRY(start_slirp(ns, slirp_pid_file(e, c), e.paths().dir(c.id) + "/slirp4netns.log"));
+  c.config["network_status"] = {{"ip", kSlirpIp}, {"prefix_len", kSlirpPrefix}, {"gateway", kSlirpGateway},
+                                {"mac", ""}, {"ports", nlohmann::json::array()}};
+  return write_network_files(e, c, kSlirpIp);
 }
 
 std::vector<std::string> strings(const nlohmann::json& j, const char* key) {
@@ -59,13 +75,14 @@ Status setup_network(Engine& e, Container& c) {
   std::string ns = e.paths().netns(c.id);
   (void)network::remove_netns(ns);  // a leftover from a crash
   TRY(network::create_netns(e.paths().netns_dir(), c.id));
-  if (mode == "none") {
+  if (mode == "none" || rootless_bridge(mode)) {
     auto s = network::bring_up_loopback(ns);
+    if (s.ok() && mode != "none") s = setup_slirp(e, c, ns);
     if (!s.ok()) {
       (void)network::remove_netns(ns);
       return s;
     }
-    return write_network_files(e, c, "");
+    return mode == "none" ? write_network_files(e, c, "") : Status{};
   }
   std::vector<network::PortMapping> ports;
   for (const auto& p : strings(c.config, "publish")) {
@@ -99,7 +116,8 @@ Status teardown_network(Engine& e, Container& c) {
   if (mode == "host") return Status{};
   std::string ns = e.paths().netns(c.id);
   Status first;
-  if (mode == "bridge") first = network::detach(bridge_for(e), c.id, ns);
+  if (rootless_bridge(mode)) first = stop_slirp(slirp_pid_file(e, c));
+  else if (mode == "bridge") first = network::detach(bridge_for(e), c.id, ns);
   auto r = network::remove_netns(ns);
   if (first.ok() && !r.ok()) first = r;
   return first;

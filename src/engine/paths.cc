@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "base/userns.h"
 #include "digest/digest.h"
 
 namespace berth::engine {
@@ -16,7 +17,8 @@ Paths paths_for(const std::string& store_root) {
     return p;
   }
   std::string base = "/run/berth";
-  if (::geteuid() != 0) {
+  // Rootless berth is uid 0 in its user namespace but has no /run/berth.
+  if (::geteuid() != 0 || in_user_namespace()) {
     const char* x = std::getenv("XDG_RUNTIME_DIR");
     base = std::string(x && *x ? x : "/tmp") + "/berth";
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "snapshot/snapshot.h"
 
 namespace berth::engine {
@@ -44,6 +45,9 @@ Status mount_rootfs(const std::vector<std::string>& lowers, const std::string& u
   std::string opts = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); i++) opts += (i ? ":" : "") + lowers[i];
   opts += ",upperdir=" + upper + ",workdir=" + work;
+  // In a user namespace overlayfs keeps its metadata in user.overlay.* (the
+  // snapshots' opaque dirs are written that way, docs/engine-rootless.md).
+  if (in_user_namespace()) opts += ",userxattr";
   // index=off: a copied-up file must not pin a lower inode (layers are shared
   // by many containers); the mount data is limited to one page.
   std::string with_index = opts + ",index=off";

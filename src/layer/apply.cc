@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "layer/layer.h"
 #include "layer/pool.h"
 #include "layer/resolve.h"
@@ -194,7 +195,8 @@ struct DirMeta {
 class Applier {
  public:
   Applier(Root root, const ApplyOptions& o, bool rootless, unsigned threads)
-      : root_(std::move(root)), o_(o), rootless_(rootless), umask_(current_umask()), euid_(::geteuid()),
+      : root_(std::move(root)), o_(o), rootless_(rootless),
+        userns_(o.userns.value_or(in_user_namespace())), umask_(current_umask()), euid_(::geteuid()),
         egid_(::getegid()) {
     if (threads > 1) pool_ = std::make_unique<FilePool>(threads);
   }
@@ -236,7 +238,7 @@ class Applier {
   Status write_file(struct archive* a, struct archive_entry* e, int pfd, const std::string& base, ApplyStats& stats);
   Status set_xattrs(struct archive_entry* e, int fd, int pfd, const std::string& base, ApplyStats& stats) {
     TRY_ASSIGN(auto xs, entry_xattrs(e, o_.max_xattr_value));
-    return put_xattrs(xs, fd, pfd, base, rootless_, skipped_);
+    return put_xattrs(xs, fd, pfd, base, rootless_ || userns_, skipped_);
   }
   Status set_owner_mode_times(struct archive_entry* e, int pfd, const std::string& base, bool chmod);
   Status whiteout(const std::string& parent_rel, const std::string& target, ApplyStats& stats);
@@ -247,6 +249,7 @@ class Applier {
   Root root_;
   const ApplyOptions& o_;
   bool rootless_;
+  bool userns_;  // root of a user namespace: see ApplyOptions::userns
   mode_t umask_;  // 0777 when unknown: then every file gets an explicit chmod
   uid_t euid_;
   gid_t egid_;
@@ -448,7 +451,8 @@ Status Applier::opaque(const std::string& dir_rel) {
   if (!pathfd) return fail_sys("open opaque directory");
   UniqueFd dfd(::openat(pathfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return fail_sys("open opaque directory");
-  if (::fsetxattr(dfd.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) return fail_sys("set trusted.overlay.opaque");
+  const char* xattr = userns_ ? "user.overlay.opaque" : "trusted.overlay.opaque";
+  if (::fsetxattr(dfd.get(), xattr, "y", 1, 0) != 0) return fail_sys(std::string("set ") + xattr);
   return Status{};
 }
 
@@ -497,7 +501,7 @@ Status Applier::pooled_file(struct archive* a, struct archive_entry* e, const st
   TRY_ASSIGN(j.xattrs, entry_xattrs(e, o_.max_xattr_value));
   note_pending(name);
   dev_t dev = root_.dev();
-  bool rootless = rootless_;
+  bool rootless = rootless_ || userns_;
   auto s = pool_->submit(
       [j = std::move(j), dev, rootless, this]() -> Status {
         auto st = run_file_job(j, dev, rootless, skipped_);
@@ -550,7 +554,7 @@ Status Applier::entry(struct archive* a, struct archive_entry* e, const std::str
     return Status{};
   }
 
-  if (!is_link && (type == AE_IFCHR || type == AE_IFBLK) && rootless_) {
+  if (!is_link && (type == AE_IFCHR || type == AE_IFBLK) && (rootless_ || userns_)) {
     stats.skipped++;
     return Status{};
   }

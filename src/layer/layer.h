@@ -63,6 +63,11 @@ struct ApplyOptions {
   // Unprivileged: owners are not applied and device nodes are skipped (counted
   // in ApplyStats::skipped). Defaults to geteuid() != 0.
   std::optional<bool> rootless;
+  // Root of a user namespace (rootless berth): owners are applied, but
+  // trusted.* is out of reach, so opaque dirs get user.overlay.opaque=y (what
+  // overlayfs reads when mounted with userxattr), device nodes are skipped and
+  // xattrs the kernel refuses are skipped. Defaults to in_user_namespace().
+  std::optional<bool> userns;
 
   // Limits on hostile input.
   uint64_t max_entries = 4'000'000;
@@ -104,6 +109,9 @@ struct WriteOptions {
   // `dir` is an overlayfs upper dir: 0:0 char devices become .wh.NAME and
   // trusted.overlay.opaque=y becomes .wh..wh..opq.
   bool overlay_upper = false;
+  // The upper dir belongs to an overlay mounted with userxattr (rootless):
+  // its opaque marker is user.overlay.opaque. Defaults to in_user_namespace().
+  std::optional<bool> userns;
   DigestAlg alg = DigestAlg::sha256;
   // gzip is compressed pigz-style in 128 KiB blocks on this many threads
   // (0 = one per CPU, up to 8); the bytes do not depend on the count.

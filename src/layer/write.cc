@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "layer/layer.h"
 #include "layer/pgzip.h"
 
@@ -129,7 +130,9 @@ bool skip_xattr(std::string_view n) {
 
 class Writer {
  public:
-  Writer(struct archive* a, const WriteOptions& o, WriteStats& s) : a_(a), o_(o), s_(s) {}
+  Writer(struct archive* a, const WriteOptions& o, WriteStats& s)
+      : a_(a), o_(o), s_(s),
+        opaque_xattr_(o.userns.value_or(in_user_namespace()) ? "user.overlay.opaque" : "trusted.overlay.opaque") {}
 
   Status walk(int dirfd, const std::string& rel);
 
@@ -157,6 +160,7 @@ class Writer {
   struct archive* a_;
   const WriteOptions& o_;
   WriteStats& s_;
+  const char* opaque_xattr_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
 
@@ -188,7 +192,7 @@ Status Writer::add_xattrs(struct archive_entry* e, int dirfd, const std::string&
       if (errno == ENODATA) continue;
       return sys_error("read xattr " + k + " of " + name);
     }
-    if (o_.overlay_upper && k == "trusted.overlay.opaque" && vn == 1 && v[0] == 'y') *opaque = true;
+    if (o_.overlay_upper && k == opaque_xattr_ && vn == 1 && v[0] == 'y') *opaque = true;
     if (skip_xattr(k)) continue;
     archive_entry_xattr_add_entry(e, k.c_str(), v.data(), static_cast<size_t>(vn));
   }

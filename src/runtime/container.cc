@@ -20,6 +20,7 @@
 #include <cstdlib>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "cgroup/cgroup.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
@@ -41,6 +42,15 @@ Result<std::string> abs_path(const std::string& p) {
   char buf[PATH_MAX];
   if (!::realpath(p.c_str(), buf)) return sys_error("resolve " + p);
   return std::string(buf);
+}
+
+// Anything beyond device rules (which a container without a cgroup of its own
+// cannot be held to anyway, but which rootless runc ignores likewise).
+bool limits_resources(const nlohmann::json& resources) {
+  if (!resources.is_object()) return false;
+  for (const auto& [k, v] : resources.items())
+    if (k != "devices" && !v.is_null() && !v.empty()) return true;
+  return false;
 }
 
 // runc's AllowedDevices: whatever the spec's device rules say, a container
@@ -134,7 +144,16 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   if (plan.fifo_fd < 0) return sys_error("open " + fifo);
 
   append_default_device_rules(spec.linux.resources);
-  TRY_ASSIGN(guard.cg, cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup));
+  auto cg = cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup);
+  if (cg.ok()) {
+    guard.cg = std::move(*cg);
+  } else if (!in_user_namespace() || limits_resources(spec.linux.resources)) {
+    if (in_user_namespace())
+      return std::move(cg).error().wrap("rootless: resource limits need a cgroup delegated to the user");
+    return std::move(cg).error();
+  }
+  // Rootless without a writable cgroup (none delegated): the container stays
+  // in ours, as runc does when no limit was asked for; signals go to its init.
   plan.cgroup = guard.cg.get();
 
   ContainerState st;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "cgroup/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/init.h"
@@ -125,6 +126,7 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   }
   // Open every namespace while the pid is verified to be the container's.
   UniqueFd pid_ns;
+  cfg.userns = in_user_namespace();  // rootless berth: the container shares our user namespace
   static constexpr NsType kOrder[] = {NsType::user, NsType::ipc, NsType::uts, NsType::network,
                                       NsType::cgroup, NsType::mount};
   for (NsType t : kOrder) {

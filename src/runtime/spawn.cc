@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "cgroup/cgroup.h"
 #include "runtime/init.h"
 #include "runtime/log.h"
@@ -177,7 +178,8 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
       joins_other |= n.type != NsType::user;
     }
   }
-  cfg.userns = spec.linux.ns(NsType::user) != nullptr;
+  // Rootless berth's own namespace counts too: mknod and fresh sysfs are refused there as well.
+  cfg.userns = spec.linux.ns(NsType::user) != nullptr || in_user_namespace();
   if ((flags & CLONE_NEWUSER) && joins_other)
     return Error(Errc::unsupported, "joining namespaces by path together with a new user namespace");
   if (plan.cgroup) cfg.cgroup_mounts = plan.cgroup->mounts();

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Rootless berth (docs/engine-rootless.md): a throwaway unprivileged user with
+# /etc/subuid and /etc/subgid ranges imports an image, then run / ps / logs /
+# exec / stop / rm work as that user; the container's root is the user's uid on
+# the host, the container's uid N is subuid start + N - 1; --network none and
+# (with slirp4netns) the default network work; `rm` still cleans up once the
+# namespace holder is gone. Everything the user made is removed at exit: its
+# processes (by pid), its home and store, its run dir, our subuid/subgid lines.
+# Needs root (to create the user), uidmap, busybox-static, jq.
+set -uo pipefail
+source "$BERTH_SRC/tests/e2e/lib/bundle.sh"
+source "$BERTH_SRC/tests/e2e/lib/image_fixtures.sh"
+
+if [ "$(id -u)" != 0 ]; then echo "# skip: needs root to create a user"; exit 0; fi
+command -v newuidmap >/dev/null || { echo "# skip: newuidmap missing (uidmap)"; exit 0; }
+
+T=$(e2e_tmpdir)
+U=berth-rootless-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+# A range no other test or user is likely to hold; written and removed as exact lines.
+START=$((1000000 + (RANDOM % 4096) * 65536))
+SUBLINE="$U:$START:65536"
+
+remove_line() {  # remove_line FILE LINE: drop exactly LINE, keep the file's inode and mode
+  local f=$1 l=$2
+  [ -f "$f" ] || return 0
+  grep -vxF -- "$l" "$f" >"$f.berth-test.$$" || true
+  cat "$f.berth-test.$$" >"$f"
+  rm -f "$f.berth-test.$$"
+}
+
+user_cleanup() {
+  local uid pids i
+  uid=$(id -u "$U" 2>/dev/null) || uid=
+  if [ -n "$uid" ]; then
+    # Every process of the throwaway user is ours (pause process, monitors,
+    # containers, slirp4netns): killed by pid, then waited for.
+    for i in 1 2 3 4 5; do
+      pids=$(ps -o pid= -u "$uid" 2>/dev/null | tr -s ' \n' ' ')
+      [ -z "${pids// /}" ] && break
+      # shellcheck disable=SC2086
+      kill -9 $pids 2>/dev/null
+      sleep 0.2
+    done
+    # Container processes running as subordinate uids.
+    pids=$(ps -eo pid=,uid= | awk -v s="$START" '$2 >= s && $2 < s + 65536 {print $1}')
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || kill -9 $pids 2>/dev/null
+    rm -rf --one-file-system "/tmp/berth-run-$uid"
+  fi
+  userdel -r "$U" >/dev/null 2>&1
+  [ ! -d "/home/$U" ] || rm -rf --one-file-system "/home/$U"
+  remove_line /etc/subuid "$SUBLINE"
+  remove_line /etc/subgid "$SUBLINE"
+}
+e2e_on_exit user_cleanup
+
+# No automatic subordinate ids (useradd would add its own range first): ours only.
+useradd -m -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$U" || { echo "FAIL - useradd $U"; exit 1; }
+echo "$SUBLINE" >>/etc/subuid
+echo "$SUBLINE" >>/etc/subgid
+UID_=$(id -u "$U")
+H=/home/$U
+STORE=$H/.local/share/berth
+RUN=/tmp/berth-run-$UID_
+
+# rb ARGS...: berth as the user, from its home, with neither XDG_RUNTIME_DIR
+# nor BERTH_* set (the defaults are what is tested).
+rb() {
+  (cd "$H" && runuser -u "$U" -- env -u XDG_RUNTIME_DIR -u BERTH_ROOT -u BERTH_RUN HOME="$H" \
+    "$BERTH_BIN/berth" "$@")
+}
+# slirp4netns processes of the user that are not zombies (a reparented
+# process may wait a while for its reaper).
+live_slirps() { ps -o stat=,comm= -u "$UID_" | awk '$1 !~ /^Z/ && $2 == "slirp4netns"' | wc -l; }
+# The user's pause process (holds the user and mount namespaces).
+pause_pid() { cat "$RUN/berth/pause.pid" 2>/dev/null; }
+
+# --- image import as the user -------------------------------------------------
+mkdir -p "$T/rootfs"
+fixture_rootfs "$T/rootfs"
+mkdir -p "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/var"
+for a in $(/bin/busybox --list); do [ -e "$T/rootfs/bin/$a" ] || ln -s busybox "$T/rootfs/bin/$a"; done
+mkdir -p "$T/rootfs/home/u1000" && chown 1000:1000 "$T/rootfs/home/u1000"
+tar -C "$T/rootfs" -cf "$H/rootfs.tar" .
+chown "$U" "$H/rootfs.tar"
+rb import --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["sh"]' "$H/rootfs.tar" bb >/dev/null 2>"$T/err"
+expect_eq "import as the user" 0 $?
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+check "the store is under the user's home" test -d "$STORE/snapshots"
+check "the run dir is private to the user" bash -c "[ \"\$(stat -c %u:%a '$RUN')\" = '$UID_:700' ]"
+check "a pause process holds the namespaces" bash -c "[ \"\$(cat /proc/$(pause_pid)/comm 2>/dev/null)\" = berth-pause ]"
+
+# --- run --------------------------------------------------------------------
+expect_eq "run --rm echo" "hi" "$(rb run --rm --network none bb echo hi 2>"$T/err")"
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+# (snapshots are unpacked by the first run) Layer files owned by the image's root are the user's on the host; uid 1000 is START+999.
+owner=$(find "$STORE/snapshots" -path '*/bin/busybox' -printf '%U\n' | head -1)
+expect_eq "image root's files belong to the user on the host" "$UID_" "$owner"
+owner=$(find "$STORE/snapshots" -path '*/home/u1000' -printf '%U\n' | head -1)
+expect_eq "image uid 1000 is subuid start+999 on the host" "$((START + 999))" "$owner"
+expect_eq "id inside is uid 0" "uid=0(root) gid=0(root)" "$(rb run --rm --network none bb id 2>&1 | sed 's/ groups=.*//')"
+expect_eq "run -u 65534 (a subordinate uid)" "65534:65534" "$(rb run --rm --network none -u 65534:65534 bb sh -c 'echo $(id -u):$(id -g)' 2>&1)"
+rb run --rm --network none bb sh -c 'exit 3'; expect_eq "exit code passes through" 3 $?
+expect_eq "--network none: only lo" "lo" "$(rb run --rm --network none bb sh -c 'ls /sys/class/net' 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "--network host works" "ok" "$(rb run --rm --network host bb echo ok 2>&1)"
+rb run --rm --network none --memory 64m bb true 2>"$T/err"; rc=$?
+check "--memory fails rootless (no delegated cgroup)" [ $rc -ne 0 ]
+check "--memory says why" grep -q 'rootless: resource limits need a cgroup delegated to the user' "$T/err"
+
+# --- run -d, ps, logs, exec, files, stop, rm -----------------------------------
+id=$(rb run -d --network none --name d1 bb sh -c 'echo started; touch /root/by-root; mkdir /tmp/x; chown 1000:1000 /tmp/x; exec sleep 1000' 2>"$T/err")
+check "run -d prints an id" bash -c "[[ '$id' =~ ^[0-9a-f]{64}$ ]]"
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+for _ in $(seq 100); do rb logs d1 2>/dev/null | grep -q started && break; sleep 0.1; done
+expect_eq "ps shows it running" "d1 running" "$(rb ps --format '{{.Names}} {{.State}}' 2>&1)"
+expect_eq "logs" "started" "$(rb logs d1 2>&1)"
+expect_eq "exec" "0" "$(rb exec d1 id -u 2>&1)"
+expect_eq "exec as uid 1000" "1000" "$(rb exec -u 1000 d1 id -u 2>&1)"
+expect_eq "exec sees the container's files" "yes" "$(rb exec d1 sh -c 'test -e /root/by-root && echo yes' 2>&1)"
+up=$STORE/containers/$id/upper
+expect_eq "a file of the container's root is the user's on the host" "$UID_" "$(stat -c %u "$up/root/by-root" 2>&1)"
+expect_eq "a file of container uid 1000 is subuid start+999" "$((START + 999))" "$(stat -c %u "$up/tmp/x" 2>&1)"
+rb stop -t 1 d1 >/dev/null 2>"$T/err"; expect_eq "stop" 0 $?
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+expect_eq "ps -a shows it exited" "d1 exited" "$(rb ps -a --format '{{.Names}} {{.State}}' 2>&1)"
+rb rm d1 >/dev/null 2>"$T/err"; expect_eq "rm" 0 $?
+expect_eq "rm leaves no row" "" "$(rb ps -aq 2>&1)"
+check "rm leaves no container dir" test ! -e "$STORE/containers/$id"
+
+# A container running as a subordinate uid is stopped by a later command
+# (signals cross no user namespace: all commands join the pause process's).
+rb run -d --network none -u 1000 --name d2 bb sleep 1000 >/dev/null 2>&1
+rb stop -t 0 d2 >/dev/null 2>"$T/err"; expect_eq "stop a uid-1000 container" 0 $?
+rb rm -f d2 >/dev/null 2>&1
+
+# --- the namespace holder dies: rm still cleans up ----------------------------
+id=$(rb run -d --network none --name d3 bb sleep 1000 2>/dev/null)
+old=$(pause_pid)
+kill -9 "$old" 2>/dev/null
+rb rm -f d3 >/dev/null 2>"$T/err"; expect_eq "rm -f after the pause process died" 0 $?
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+check "...leaves no container dir" test ! -e "$STORE/containers/$id"
+expect_eq "...leaves no row" "" "$(rb ps -aq 2>&1)"
+check "...the container's processes are gone" bash -c "! ps -o args= -u $UID_ | grep -q '^sleep 1000'"
+new=$(pause_pid)
+check "a new pause process replaced it" bash -c "[ '$new' != '$old' ] && [ \"\$(cat /proc/$new/comm)\" = berth-pause ]"
+expect_eq "run works in the new namespaces" "hi" "$(rb run --rm --network none bb echo hi 2>&1)"
+
+# --- default network: slirp4netns ----------------------------------------------
+if command -v slirp4netns >/dev/null; then
+  # slirp4netns opens /dev/net/tun as the user: Debian's udev makes it 0666,
+  # a machine without udev may have 0600. Opened up for the test, restored at exit.
+  tunmode=$(stat -c %a /dev/net/tun 2>/dev/null)
+  if [ -n "$tunmode" ] && [ "$tunmode" != 666 ]; then
+    rb run --rm bb true 2>"$T/err"
+    check "no usable /dev/net/tun: a clear error" grep -q '/dev/net/tun is not usable' "$T/err"
+    chmod 666 /dev/net/tun && e2e_on_exit "chmod $tunmode /dev/net/tun"
+  fi
+  hostip=$(ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+  expect_eq "default network is slirp4netns (tap0 10.0.2.100)" "10.0.2.100" \
+    "$(rb run --rm bb sh -c "ip addr show tap0 | sed -n 's/.*inet \([0-9.]*\).*/\1/p'" 2>&1)"
+  if [ -n "$hostip" ]; then
+    mkdir -p "$T/www" && echo through-slirp >"$T/www/index.html"
+    python3 -m http.server --bind "$hostip" --directory "$T/www" 0 >"$T/http.log" 2>&1 &
+    hp=$!
+    e2e_on_exit "kill $hp"
+    port=
+    for _ in $(seq 100); do
+      port=$(ss -ltnp 2>/dev/null | awk -v p="pid=$hp," 'index($0, p) {n=split($4, a, ":"); print a[n]}' | head -1)
+      [ -n "$port" ] && break; sleep 0.05
+    done
+    expect_eq "the container reaches the host through slirp4netns" "through-slirp" \
+      "$(rb run --rm bb wget -qO- "http://$hostip:$port/" 2>&1)"
+  fi
+  id=$(rb run -d --name s1 bb sleep 1000 2>/dev/null)
+  check "slirp4netns runs for a detached container" [ "$(live_slirps)" = 1 ]
+  rb rm -f s1 >/dev/null 2>&1
+  for _ in $(seq 50); do [ "$(live_slirps)" = 0 ] && break; sleep 0.1; done
+  expect_eq "rm stops slirp4netns" 0 "$(live_slirps)"
+  rb run --rm -p 8080:80 bb true 2>"$T/err"; rc=$?
+  check "-p fails rootless with a clear error" bash -c "[ $rc -ne 0 ] && grep -q 'not supported rootless' '$T/err'"
+fi
+
+e2e_finish
