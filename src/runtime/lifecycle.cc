@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/userns.h"
 #include "cgroup/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/hooks.h"
@@ -20,6 +21,9 @@ namespace {
 
 Result<std::unique_ptr<cgroup::Manager>> open_cgroup(const ContainerState& st) {
   auto m = cgroup::Manager::open(st.cgroups_path, st.id, st.systemd_cgroup);
+  // Rootless without a delegated cgroup the container got none (container.cc).
+  if (!m && in_user_namespace())
+    return std::move(m).error().wrap("container " + st.id + ": rootless, no cgroup delegated to the user");
   if (!m) return std::move(m).error().wrap("container " + st.id);
   return m;
 }

@@ -127,6 +127,22 @@ rb rm d1 >/dev/null 2>"$T/err"; expect_eq "rm" 0 $?
 expect_eq "rm leaves no row" "" "$(rb ps -aq 2>&1)"
 check "rm leaves no container dir" test ! -e "$STORE/containers/$id"
 
+# commit: a replaced directory is an opaque dir of the upper layer, marked
+# user.overlay.opaque (trusted.* is out of reach in a user namespace).
+id=$(rb run -d --network none --name c1 bb sh -c 'rm -rf /home && mkdir /home && echo x > /home/only && exec sleep 1000' 2>/dev/null)
+for _ in $(seq 100); do [ -e "$STORE/containers/$id/upper/home/only" ] && break; sleep 0.1; done
+expect_eq "the upper dir's opaque marker is user.overlay.opaque" "y" \
+  "$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.overlay.opaque").decode())' "$STORE/containers/$id/upper/home" 2>&1)"
+# Without a cgroup there is no freezer: pause (and commit's default pause) fail and say why.
+rb pause c1 >/dev/null 2>"$T/err"; rc=$?
+check "pause fails rootless without a delegated cgroup, saying so" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'rootless, no cgroup delegated to the user' '$T/err'"
+rb commit --pause=false c1 bb-committed >/dev/null 2>"$T/err"; expect_eq "commit --pause=false as the user" 0 $?
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+expect_eq "the committed image's dir is opaque (old entries hidden)" "only" \
+  "$(rb run --rm --network none bb-committed ls /home 2>&1)"
+rb rm -f c1 >/dev/null 2>&1
+
 # A container running as a subordinate uid is stopped by a later command
 # (signals cross no user namespace: all commands join the pause process's).
 rb run -d --network none -u 1000 --name d2 bb sleep 1000 >/dev/null 2>&1
