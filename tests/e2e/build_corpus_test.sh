@@ -16,8 +16,8 @@ done
 # --target: the build stage of the multistage fixture, alone, in both engines.
 if $all; then
   ctx=$(build_context multistage) d=$(e2e_tmpdir)
-  if check "--target build: podman" pm_build "$ctx" Dockerfile "localhost/pm-target:$TAGS" --network=none --target build &&
-     check "--target build: berth" bb_build "$ctx" Dockerfile "localhost/bb-target:$TAGS" --network=none --target build; then
+  if checked "--target build: podman" pm_build "$ctx" Dockerfile "localhost/pm-target:$TAGS" --network=none --target build &&
+     checked "--target build: berth" bb_build "$ctx" Dockerfile "localhost/bb-target:$TAGS" --network=none --target build; then
     pm_tree "localhost/pm-target:$TAGS" "$d/pm.tree"
     bb_tree "localhost/bb-target:$TAGS" "$d/bb.tree"
     bb_config "localhost/bb-target:$TAGS" >"$d/bb.config"

@@ -5,7 +5,7 @@
 set -uo pipefail
 source "$BERTH_SRC/tests/e2e/lib/build.sh"
 build_setup
-if ! check "minbase imported into berth and podman" build_import_minbase; then
+if ! checked "minbase imported into berth and podman" build_import_minbase; then
   e2e_finish; exit
 fi
 # Arguments pick fixtures (for debugging one); ctest passes none.

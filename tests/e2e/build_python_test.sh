@@ -6,7 +6,7 @@
 set -uo pipefail
 source "$BERTH_SRC/tests/e2e/lib/build.sh"
 build_setup
-if check "minbase imported into berth and podman" build_import_minbase; then
+if checked "minbase imported into berth and podman" build_import_minbase; then
   build_compare_fixture debian-wheelhouse
 fi
 e2e_finish

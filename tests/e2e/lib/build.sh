@@ -223,6 +223,13 @@ pm_config() {
     python3 -c "$BUILD_CONFIG_PY"
 }
 
+# checked NAME CMD...: check(), and also return CMD's status (check always
+# returns 0), for steps later ones depend on.
+checked() {
+  local n=$1; shift
+  if "$@"; then check "$n" true; else check "$n" false; return 1; fi
+}
+
 # same NAME FILE-A FILE-B: check that two files are equal, showing the diff.
 same() {
   if diff -u "$2" "$3" >"$2.diff"; then check "$1" true
@@ -265,13 +272,13 @@ build_compare_fixture() {
   himg=localhost/bb-$fx:$TAGS-heredoc
   local expect=$BUILD_FIXTURES/$fx/run.expect
 
-  if check "$fx: podman build" eval 'build_parent "$fx" podman "$ctx" && pm_build "$ctx" Dockerfile "$pimg" "${BUILD_FLAGS[@]}"'; then
+  if checked "$fx: podman build" eval 'build_parent "$fx" podman "$ctx" && pm_build "$ctx" Dockerfile "$pimg" "${BUILD_FLAGS[@]}"'; then
     pm_tree "$pimg" "$dir/pm.tree"
     pm_config "$pimg" >"$dir/pm.config"
     run_out podman "$pimg" "$dir/pm.run"
     same "$fx: podman's image prints run.expect (fixture sanity)" "$dir/pm.run" "$expect"
   fi
-  if ! check "$fx: berth build" eval 'build_parent "$fx" berth "$ctx" && bb_build "$ctx" Dockerfile "$bimg" "${BUILD_FLAGS[@]}"'; then
+  if ! checked "$fx: berth build" eval 'build_parent "$fx" berth "$ctx" && bb_build "$ctx" Dockerfile "$bimg" "${BUILD_FLAGS[@]}"'; then
     return 1
   fi
   bb_tree "$bimg" "$dir/bb.tree"
@@ -284,12 +291,12 @@ build_compare_fixture() {
   fi
   run_out berth "$bimg" "$dir/bb.run"
   same "$fx: runs in berth" "$dir/bb.run" "$expect"
-  if check "$fx: berth save | podman load" eval 'b save "$bimg" | pm load -q >/dev/null'; then
+  if checked "$fx: berth save | podman load" eval 'b save "$bimg" | pm load -q >/dev/null'; then
     run_out podman "$bimg" "$dir/bb-in-pm.run"
     same "$fx: berth's image runs in podman" "$dir/bb-in-pm.run" "$expect"
   fi
 
-  if check "$fx: berth build --flat" bb_build "$ctx" Dockerfile "$fimg" --flat "${BUILD_FLAGS[@]}"; then
+  if checked "$fx: berth build --flat" bb_build "$ctx" Dockerfile "$fimg" --flat "${BUILD_FLAGS[@]}"; then
     bb_tree "$fimg" "$dir/flat.tree"
     bb_config "$fimg" >"$dir/flat.config"
     same "$fx: --flat tree equals layered" "$dir/bb.tree" "$dir/flat.tree"
@@ -297,12 +304,17 @@ build_compare_fixture() {
   fi
 
   if [ -f "$ctx/Dockerfile.heredoc" ] &&
-     check "$fx: berth build Dockerfile.heredoc" bb_build "$ctx" Dockerfile.heredoc "$himg" "${BUILD_FLAGS[@]}"; then
+     checked "$fx: berth build Dockerfile.heredoc" bb_build "$ctx" Dockerfile.heredoc "$himg" "${BUILD_FLAGS[@]}"; then
     bb_tree "$himg" "$dir/heredoc.tree"
     bb_config "$himg" >"$dir/heredoc.config"
     same "$fx: heredoc tree equals RUN a && b twin" "$dir/bb.tree" "$dir/heredoc.tree"
     same "$fx: heredoc config equals twin" "$dir/bb.config" "$dir/heredoc.config"
     run_out berth "$himg" "$dir/heredoc.run"
     same "$fx: heredoc image runs in berth" "$dir/heredoc.run" "$expect"
+    # --flat must give the same for the heredoc forms too.
+    if checked "$fx: berth build --flat Dockerfile.heredoc" bb_build "$ctx" Dockerfile.heredoc "$himg-flat" --flat "${BUILD_FLAGS[@]}"; then
+      bb_tree "$himg-flat" "$dir/heredoc-flat.tree"
+      same "$fx: heredoc --flat tree equals heredoc layered" "$dir/heredoc.tree" "$dir/heredoc-flat.tree"
+    fi
   fi
 }
