@@ -22,22 +22,51 @@ network::BridgeNetwork bridge_for(Engine& e) {
 bool rootless_bridge(const std::string& mode) { return mode == "bridge" && in_user_namespace(); }
 std::string slirp_pid_file(Engine& e, const Container& c) { return e.paths().run + "/slirp-" + c.id.substr(0, 16) + ".pid"; }
 
-Status setup_slirp(Engine& e, Container& c, const std::string& ns) {
-  if (!c.config.value("publish", nlohmann::json::array()).empty() || c.config.value("publish_all", false))
-    return Error(Errc::unsupported, "container " + c.name + ": -p/-P are not supported rootless (slirp4netns)");
-  (void)stop_slirp(slirp_pid_file(e, c));  // a leftover from a crash
-  TRY(start_slirp(ns, slirp_pid_file(e, c), e.paths().dir(c.id) + "/slirp4netns.log"));
-  c.config["network_status"] = {{"ip", kSlirpIp}, {"prefix_len", kSlirpPrefix}, {"gateway", kSlirpGateway},
-                                {"mac", ""}, {"ports", nlohmann::json::array()}};
-  return write_network_files(e, c, kSlirpIp);
-}
-
 std::vector<std::string> strings(const nlohmann::json& j, const char* key) {
   std::vector<std::string> v;
   if (j.contains(key) && j[key].is_array())
     for (const auto& s : j[key])
       if (s.is_string()) v.push_back(s.get<std::string>());
   return v;
+}
+
+Result<std::vector<network::PortMapping>> requested_ports(const Container& c) {
+  std::vector<network::PortMapping> ports;
+  for (const auto& p : strings(c.config, "publish")) {
+    TRY_ASSIGN(auto m, network::parse_publish(p));
+    ports.insert(ports.end(), m.begin(), m.end());
+  }
+  if (c.config.value("publish_all", false)) {
+    auto m = network::publish_all(strings(c.config, "exposed"));
+    if (m.ok()) ports.insert(ports.end(), m->begin(), m->end());
+  }
+  return ports;
+}
+
+nlohmann::json ports_json(const std::vector<network::PortMapping>& ports) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& p : ports)
+    a.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
+                 {"protocol", p.protocol}});
+  return a;
+}
+
+Status setup_slirp(Engine& e, Container& c, const std::string& ns) {
+  TRY_ASSIGN(auto ports, requested_ports(c));
+  std::string pid_file = slirp_pid_file(e, c);
+  std::string api = ports.empty() ? "" : e.paths().run + "/slirp-" + c.id.substr(0, 16) + ".sock";
+  (void)stop_slirp(pid_file);  // a leftover from a crash
+  TRY(start_slirp(ns, pid_file, e.paths().dir(c.id) + "/slirp4netns.log", api));
+  for (auto& p : ports) {
+    auto s = slirp_forward(api, p);
+    if (!s.ok()) {
+      (void)stop_slirp(pid_file);
+      return std::move(s).error().wrap("container " + c.name);
+    }
+  }
+  c.config["network_status"] = {{"ip", kSlirpIp}, {"prefix_len", kSlirpPrefix}, {"gateway", kSlirpGateway},
+                                {"mac", ""}, {"ports", ports_json(ports)}};
+  return write_network_files(e, c, kSlirpIp);
 }
 
 }  // namespace
@@ -84,20 +113,12 @@ Status setup_network(Engine& e, Container& c) {
     }
     return mode == "none" ? write_network_files(e, c, "") : Status{};
   }
-  std::vector<network::PortMapping> ports;
-  for (const auto& p : strings(c.config, "publish")) {
-    auto m = network::parse_publish(p);
-    if (!m.ok()) {
-      (void)network::remove_netns(ns);
-      return std::move(m).error();
-    }
-    ports.insert(ports.end(), m->begin(), m->end());
+  auto ports = requested_ports(c);
+  if (!ports.ok()) {
+    (void)network::remove_netns(ns);
+    return std::move(ports).error();
   }
-  if (c.config.value("publish_all", false)) {
-    auto m = network::publish_all(strings(c.config, "exposed"));
-    if (m.ok()) ports.insert(ports.end(), m->begin(), m->end());
-  }
-  auto att = network::attach(bridge_for(e), c.id, ns, ports);
+  auto att = network::attach(bridge_for(e), c.id, ns, *ports);
   if (!att.ok()) {
     (void)network::remove_netns(ns);
     return std::move(att).error().wrap("container " + c.name + ": network");

@@ -5,7 +5,11 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,6 +20,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/fs.h"
 #include "engine/paths.h"
@@ -46,11 +52,76 @@ pid_t live_slirp(const std::string& pid_file) {
   return pid;
 }
 
+// A port the kernel reports free on host_ip now (slirp4netns binds it a
+// moment later; another taker in between makes add_hostfwd fail, not hang).
+Result<uint16_t> free_port(const std::string& host_ip, bool udp) {
+  UniqueFd s(::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+  if (!s) return sys_error("publish: socket");
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, host_ip.empty() ? "0.0.0.0" : host_ip.c_str(), &a.sin_addr) != 1)
+    return Error(Errc::invalid_argument, "publish: host address " + host_ip + " is not IPv4");
+  if (::bind(s.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) return sys_error("publish: bind " + host_ip);
+  socklen_t len = sizeof a;
+  if (::getsockname(s.get(), reinterpret_cast<struct sockaddr*>(&a), &len) != 0) return sys_error("publish: getsockname");
+  return ntohs(a.sin_port);
+}
+
+// One request per connection, as slirp4netns's API serves them.
+Result<nlohmann::json> api_call(const std::string& path, const nlohmann::json& req) {
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return sys_error("slirp4netns api: socket");
+  struct sockaddr_un a = {};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) return Error(Errc::limit, "slirp4netns api: socket path too long: " + path);
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(s.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
+    return sys_error("slirp4netns api: connect " + path);
+  std::string body = req.dump();
+  TRY(write_all(s.get(), body.data(), body.size()));
+  ::shutdown(s.get(), SHUT_WR);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(s.get(), buf, sizeof buf)) > 0 && out.size() < (1 << 16)) out.append(buf, static_cast<size_t>(n));
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error(Errc::io, "slirp4netns api: unreadable reply: " + out.substr(0, 200));
+  return j;
+}
+
 }  // namespace
+
+Status slirp_forward(const std::string& api_socket, network::PortMapping& p) {
+  if (p.protocol != "tcp" && p.protocol != "udp")
+    return Error(Errc::unsupported, "publish " + std::to_string(p.container_port) + "/" + p.protocol +
+                                        ": slirp4netns forwards tcp and udp only");
+  if (p.host_port == 0) {
+    TRY_ASSIGN(p.host_port, free_port(p.host_ip, p.protocol == "udp"));
+  }
+  nlohmann::json req = {{"execute", "add_hostfwd"},
+                        {"arguments", {{"proto", p.protocol}, {"host_addr", p.host_ip.empty() ? "0.0.0.0" : p.host_ip},
+                                       {"host_port", p.host_port}, {"guest_addr", kSlirpIp},
+                                       {"guest_port", p.container_port}}}};
+  TRY_ASSIGN(auto reply, api_call(api_socket, req));
+  if (reply.contains("error")) {
+    const auto& e = reply["error"];
+    std::string desc = e.is_object() ? e.value("desc", e.dump()) : e.dump();
+    // The usual cause, which slirp4netns does not name.
+    auto start = read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", 32);
+    int first = start.ok() ? std::atoi(start->c_str()) : 1024;
+    if (p.host_port < first)
+      desc += " (host ports below " + std::to_string(first) +
+              " need the host's root: sysctl net.ipv4.ip_unprivileged_port_start)";
+    return Error(Errc::io, "publish " + (p.host_ip.empty() ? "" : p.host_ip + ":") + std::to_string(p.host_port) +
+                               "->" + std::to_string(p.container_port) + "/" + p.protocol + ": slirp4netns: " + desc);
+  }
+  return Status{};
+}
 
 bool slirp_available() { return !slirp_binary().empty(); }
 
-Status start_slirp(const std::string& netns, const std::string& pid_file, const std::string& log_file) {
+Status start_slirp(const std::string& netns, const std::string& pid_file, const std::string& log_file,
+                   const std::string& api_socket) {
   std::string bin = slirp_binary();
   if (bin.empty())
     return Error(Errc::not_found, "rootless network: slirp4netns is not installed (apt-get install slirp4netns), "
@@ -67,7 +138,13 @@ Status start_slirp(const std::string& netns, const std::string& pid_file, const 
   if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("slirp4netns: pipe");
   UniqueFd report_rd(report[0]), report_wr(report[1]);
   std::vector<std::string> args = {bin,           "--configure", "--mtu=65520", "--disable-host-loopback",
-                                   "--netns-type=path", "--ready-fd=3", netns,   "tap0"};
+                                   "--netns-type=path", "--ready-fd=3"};
+  if (!api_socket.empty()) {
+    ::unlink(api_socket.c_str());
+    args.push_back("--api-socket=" + api_socket);
+  }
+  args.push_back(netns);
+  args.push_back("tap0");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -122,6 +199,8 @@ Status stop_slirp(const std::string& pid_file) {
   if (pid > 0 && ::kill(pid, SIGTERM) != 0 && errno != ESRCH)
     return sys_error("stop slirp4netns " + std::to_string(pid));
   if (::unlink(pid_file.c_str()) != 0 && errno != ENOENT) return sys_error("remove " + pid_file);
+  // Its API socket (slirp-<id>.sock beside slirp-<id>.pid), if it had one.
+  if (pid_file.ends_with(".pid")) ::unlink((pid_file.substr(0, pid_file.size() - 4) + ".sock").c_str());
   return Status{};
 }
 

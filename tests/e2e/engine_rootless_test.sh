@@ -193,8 +193,21 @@ if command -v slirp4netns >/dev/null; then
   rb rm -f s1 >/dev/null 2>&1
   for _ in $(seq 50); do [ "$(live_slirps)" = 0 ] && break; sleep 0.1; done
   expect_eq "rm stops slirp4netns" 0 "$(live_slirps)"
-  rb run --rm -p 8080:80 bb true 2>"$T/err"; rc=$?
-  check "-p fails rootless with a clear error" bash -c "[ $rc -ne 0 ] && grep -q 'not supported rootless' '$T/err'"
+  # -p: slirp4netns's add_hostfwd; the host side listens as the user.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  rb run -d --name web -p "127.0.0.1:$port:80" bb sh -c \
+    'mkdir /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null 2>"$T/err"
+  expect_eq "run -d -p" "" "$(cat "$T/err")"
+  got=
+  for _ in $(seq 50); do got=$(curl -s --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null) && [ -n "$got" ] && break; sleep 0.1; done
+  expect_eq "-p 127.0.0.1:PORT:80 reaches the container" "published" "$got"
+  expect_eq "ps shows the published port" "127.0.0.1:$port->80/tcp" "$(rb ps --format '{{.Ports}}' --filter name=web 2>&1)"
+  rb rm -f web >/dev/null 2>&1
+  check "rm stops the forwarding" bash -c "! curl -s --max-time 2 http://127.0.0.1:$port/ >/dev/null 2>&1"
+  rb run --rm -p 80:80 bb true 2>"$T/err"; rc=$?
+  check "-p below the unprivileged port start fails, naming slirp4netns" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'slirp4netns' '$T/err'"
+  sed 's/^/# /' "$T/err"
 fi
 
 e2e_finish
