@@ -220,9 +220,15 @@ Status Builder::dispatch(StageCtx& sc, const Instruction& ins, int idx) {
     case Kind::env:
     case Kind::label: {
       std::string c = ins.kind == Kind::env ? "ENV" : "LABEL";
+      // Every pair is expanded with the values from before the instruction
+      // (`ENV A=1 B=${A}2` gives B=2 when A was unset: Docker's reference).
+      std::vector<std::pair<std::string, std::string>> kvs;
       for (const auto& kv : ins.pairs) {
         TRY_ASSIGN(std::string k, ex(kv.key));
         TRY_ASSIGN(std::string v, ex(kv.value.value_or("")));
+        kvs.emplace_back(std::move(k), std::move(v));
+      }
+      for (const auto& [k, v] : kvs) {
         if (ins.kind == Kind::env) image::env_set(cfg.env, k, v);
         else cfg.labels[k] = v;
         c += " " + k + "=" + v;
@@ -383,17 +389,48 @@ Status Builder::dispatch(StageCtx& sc, const Instruction& ins, int idx) {
 Result<BuildResult> Builder::finish(State s) {
   auto& store = e_.store();
   for (const auto& [k, v] : o_.labels) s.cfg.config.labels[k] = v;
-  s.cfg.created = history_time();
-  if (o_.squash_all && !s.layers.empty()) {
-    StepContext c{&e_, &ws_, &o_, o_.timestamp};
-    TRY(squash(c, s));
-    for (auto& h : s.cfg.history) h.empty_layer = true;
-    image::History h;
-    h.created = s.cfg.created;
-    h.created_by = "berth build --squash-all";
-    s.cfg.history.push_back(h);
+  // A build where every step hit the cache gives the image of last time
+  // (same ID, as docker's builders do), keyed by everything that shapes it.
+  std::string fkey = sha256_key("image\n" + s.key + "\n" + nlohmann::json(o_.labels).dump() +
+                                (o_.squash_all ? "\nsquash" : "") +
+                                (o_.timestamp ? "\nts=" + std::to_string(*o_.timestamp) : ""));
+  image::ResolvedImage img;
+  bool reused = false;
+  if (!o_.no_cache && cached_ == steps_) {
+    auto rec = cache_.get(fkey);
+    if (rec.ok() && *rec) {
+      auto bytes = store.content().read_blob((*rec)->manifest);
+      if (bytes.ok()) {
+        image::Descriptor d{std::string(image::media::kOciManifest), (*rec)->manifest,
+                            static_cast<uint64_t>(bytes->size())};
+        auto r = image::resolve(store.content(), d);
+        if (r.ok() && ws_.protect_blob(d.digest).ok()) {
+          img = std::move(*r);
+          s.layers = img.manifest.layers;
+          reused = true;
+          hit_keys_.push_back(fkey);
+        }
+      }
+    }
   }
-  TRY_ASSIGN(auto img, store_state(store, ws_, s));
+  if (!reused) {
+    s.cfg.created = history_time();
+    if (o_.squash_all && !s.layers.empty()) {
+      StepContext c{&e_, &ws_, &o_, o_.timestamp};
+      TRY(squash(c, s));
+      for (auto& h : s.cfg.history) h.empty_layer = true;
+      image::History h;
+      h.created = s.cfg.created;
+      h.created_by = "berth build --squash-all";
+      s.cfg.history.push_back(h);
+    }
+    TRY_ASSIGN(img, store_state(store, ws_, s));
+    CacheRecord rec;
+    rec.key = fkey;
+    rec.manifest = img.manifest_descriptor.digest;
+    rec.instruction = "image";
+    TRY(cache_.put(rec));
+  }
   for (const auto& l : s.layers) TRY(ws_.protect_blob(l.digest));
   std::vector<metadata::Image> names;
   metadata::Target target{img.manifest_descriptor.digest, std::string(image::media::kOciManifest),
@@ -405,7 +442,8 @@ Result<BuildResult> Builder::finish(State s) {
   for (const auto& out : o_.outputs) {
     if (out.type == "local") {
       std::vector<snapshot::Layer> ls;
-      for (size_t i = 0; i < s.layers.size(); i++) ls.push_back({s.layers[i].digest, s.cfg.diff_ids[i]});
+      const auto& layers = img.manifest.layers;
+      for (size_t i = 0; i < layers.size(); i++) ls.push_back({layers[i].digest, img.config.diff_ids[i]});
       TRY(snapshot::unpack_flat(ls, snapshot::blobs_of(store.content()), out.dest));
       continue;
     }

@@ -97,16 +97,14 @@ Status Builder::do_run(StageCtx& sc, const Instruction& ins) {
       }
     }
   }
-  // Build args the command references (an unreferenced one can change
-  // without invalidating the step; ENV values are in the parent key).
-  std::vector<std::string> refs = dockerfile::referenced_vars(script, df_.escape);
-  std::sort(refs.begin(), refs.end());
-  refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
-  for (const auto& v : refs) {
-    used_args_.insert(v);
-    if (auto it = sc.vars.args.find(v); it != sc.vars.args.end() && !image::env_get(cfg.env, v))
-      canonical += " " + v + "=" + it->second;
-  }
+  // Every ARG in scope is in the command's environment, so each one's value
+  // is part of the key (BuildKit's rule; keying only on the names the text
+  // mentions would serve stale results to scripts that read $ARG
+  // themselves). ARGs not declared in the stage (or declared later) are not
+  // in scope and change nothing. ENV values are in the parent key already.
+  for (const auto& v : dockerfile::referenced_vars(script, df_.escape)) used_args_.insert(v);
+  for (const auto& [k, v] : sc.vars.args)
+    if (!image::env_get(cfg.env, k)) canonical += " " + k + "=" + v;
   std::vector<std::string> env = cfg.env;
   for (const auto& kv : r.env) env.push_back(kv);
   FlatOp flat = [r, env, user = cfg.user, wd = cfg.working_dir](FlatBox& box) {
@@ -121,28 +119,39 @@ Status Builder::do_run(StageCtx& sc, const Instruction& ins) {
       std::move(flat));
 }
 
-Result<std::pair<const Source*, std::string>> Builder::copy_source(const std::string& from) {
-  if (auto it = from_sources_.find(from); it != from_sources_.end()) {
-    // The key part is recomputed cheaply below only for new sources.
+// Where COPY --from / RUN --mount from= read: a named build context, a stage,
+// or an image. The key part says which, without mounting anything: a cache
+// hit must not cost a mount.
+Result<std::string> Builder::source_key(const std::string& from, State* st, const Source** named) {
+  *named = nullptr;
+  if (auto nc = named_contexts_.find(from); nc != named_contexts_.end()) {
+    *named = &nc->second;
+    return "context:" + from;
   }
-  if (auto nc = named_contexts_.find(from); nc != named_contexts_.end())
-    return std::make_pair(static_cast<const Source*>(&nc->second), "context:" + from);
-  State st;
-  std::string keypart;
   auto si = stage_index(from);
   if (si.ok()) {
-    TRY_ASSIGN(st, stage_state(*si));
-    keypart = "stage:" + st.key;
-  } else {
-    TRY_ASSIGN(st, base_state(from));
-    keypart = "image:" + st.key;
+    TRY_ASSIGN(*st, stage_state(*si));
+    return "stage:" + st->key;
   }
-  auto it = from_sources_.find(keypart);
-  if (it != from_sources_.end()) return std::make_pair(it->second, keypart);
+  TRY_ASSIGN(*st, base_state(from));
+  return "image:" + st->key;
+}
+
+Result<const Source*> Builder::mount_source(const std::string& keypart, const State& st) {
+  if (auto it = from_sources_.find(keypart); it != from_sources_.end()) return it->second;
   TRY_ASSIGN(auto m, MountedSource::mount(e_.store(), ws_, st));
   mounted_.push_back(std::make_unique<MountedSource>(std::move(m)));
   const Source* src = &mounted_.back()->source();
   from_sources_[keypart] = src;
+  return src;
+}
+
+Result<std::pair<const Source*, std::string>> Builder::copy_source(const std::string& from) {
+  State st;
+  const Source* named = nullptr;
+  TRY_ASSIGN(std::string keypart, source_key(from, &st, &named));
+  if (named) return std::make_pair(named, keypart);
+  TRY_ASSIGN(const Source* src, mount_source(keypart, st));
   return std::make_pair(src, keypart);
 }
 
@@ -191,13 +200,18 @@ Status Builder::do_copy(StageCtx& sc, const Instruction& ins) {
   const Source* src = &*context_;
   std::string keypart = "context";
   if (!from.empty()) {
-    TRY_ASSIGN(auto sk, copy_source(from));
-    src = sk.first;
-    keypart = sk.second;
+    State st;
+    TRY_ASSIGN(keypart, source_key(from, &st, &src));
+    if (!src) {
+      // A stage or an image: mounted and matched only if the step runs.
+      cp.lazy_src = [this, keypart, st]() { return mount_source(keypart, st); };
+      cp.patterns = words;
+    }
   }
   cp.src = src;
   std::vector<std::string> urls;
   for (const auto& w : words) {
+    if (!src) break;
     if (add && (w.rfind("http://", 0) == 0 || w.rfind("https://", 0) == 0 || w.rfind("git@", 0) == 0)) {
       cp.paths.push_back(w);
       urls.push_back(w);

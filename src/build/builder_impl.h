@@ -110,6 +110,8 @@ class Builder {
   Status do_run(StageCtx& sc, const Instruction& ins);
   Status do_copy(StageCtx& sc, const Instruction& ins);
   Result<std::pair<const Source*, std::string>> copy_source(const std::string& from);
+  Result<std::string> source_key(const std::string& from, State* st, const Source** named);
+  Result<const Source*> mount_source(const std::string& keypart, const State& st);
   Result<BuildResult> finish(State s);
   std::string history_time() const { return rfc3339(o_.timestamp.value_or(started_)); }
 

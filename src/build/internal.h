@@ -83,6 +83,10 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
 struct CopySpec {
   const Source* src = nullptr;
   std::vector<std::string> paths;  // matched
+  // COPY --from a stage or image: the source is mounted, and `patterns`
+  // matched in it, only when the step runs (src is null until then).
+  std::function<Result<const Source*>()> lazy_src;
+  std::vector<std::string> patterns;
   std::vector<dockerfile::Heredoc> heredocs;
   std::string dest;
   std::string chown;  // as written (expanded)

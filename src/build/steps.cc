@@ -79,7 +79,7 @@ Result<StepRootfs> StepRootfs::mount(Store& store, WriteSession& ws, const State
     TRY_ASSIGN(lowers, engine::prepare_lowers(store, img));
     for (const auto& l : img.manifest.layers) TRY(ws.protect_blob(l.digest));
   }
-  TRY(engine::mount_rootfs(lowers, r.upper_, path_join(r.dir_, "work"), r.merged_));
+  TRY(engine::mount_rootfs(lowers, r.upper_, path_join(r.dir_, "work"), r.merged_, /*transient=*/true));
   return r;
 }
 
@@ -142,7 +142,16 @@ Status copy_to_rootfs(const std::string& rootfs, const CopySpec& cp, const std::
     o.uid = u.uid;
     o.gid = u.gid;  // "--chown=user" alone: the user's primary group (Docker)
   }
-  if (cp.src && !cp.paths.empty()) TRY(copy_into(*cp.src, cp.paths, rootfs, cp.dest, o));
+  const Source* src = cp.src;
+  std::vector<std::string> paths = cp.paths;
+  if (cp.lazy_src) {
+    TRY_ASSIGN(src, cp.lazy_src());
+    for (const auto& p : cp.patterns) {
+      TRY_ASSIGN(auto m, src->match(p));
+      paths.insert(paths.end(), m.begin(), m.end());
+    }
+  }
+  if (src && !paths.empty()) TRY(copy_into(*src, paths, rootfs, cp.dest, o));
   for (const auto& h : cp.heredocs) TRY(write_heredoc_file(rootfs, cp.dest, h.name, h.content, o));
   return {};
 }
@@ -347,6 +356,7 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
   o.workdir = s.cfg.config.working_dir;
   o.network = r.network.empty() ? c.opts->network : r.network;
   o.labels["io.berth.build"] = "1";
+  o.transient_rootfs = true;
   o.name = "berth-build-" + Digest::of(unique_name("b")).hex().substr(0, 12);
   std::vector<std::string> targets;
   for (const auto& raw : r.mounts) {
@@ -406,10 +416,33 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
 
 Status flat_run_op(FlatBox& box, const RunSpec& r, const std::vector<std::string>& env, const std::string& user,
                    const std::string& workdir) {
-  if (!r.mounts.empty() || !r.heredoc_files.empty())
-    return Error(Errc::unsupported, "RUN --mount and #! heredoc scripts are not supported with --flat yet");
+  if (!r.mounts.empty())
+    return Error(Errc::unsupported, "RUN --mount is not supported with --flat yet (the stage container's mounts are fixed)");
   engine::ExecRequest req;
   req.args = r.args;
+  // #! heredoc scripts: written at the rootfs's top for the run and removed
+  // after it. A file created and deleted in the same upper dir leaves no
+  // trace in the layer. Created O_EXCL|O_NOFOLLOW under the root's fd, so a
+  // link the build planted cannot redirect the write.
+  std::vector<std::string> scripts;
+  struct Unlink {
+    std::vector<std::string>* files;
+    ~Unlink() {
+      for (const auto& f : *files) ::unlink(f.c_str());
+    }
+  } unlink_scripts{&scripts};
+  for (const auto& [ctr_path, content] : r.heredoc_files) {
+    std::string name = ".berth-heredoc-" + std::to_string(::getpid()) + "-" + ctr_path.substr(ctr_path.rfind('/') + 1);
+    UniqueFd root(::open(box.merged.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open " + box.merged);
+    UniqueFd fd(::openat(root.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755));
+    if (!fd) return sys_error("create heredoc script /" + name);
+    scripts.push_back(box.merged + "/" + name);
+    TRY(write_all(fd.get(), content.data(), content.size()));
+    ::fchmod(fd.get(), 0755);
+    for (auto& a : req.args)
+      if (a == ctr_path) a = "/" + name;
+  }
   req.env = env;
   req.user = user;
   req.workdir = workdir.empty() ? "/" : workdir;
@@ -452,6 +485,7 @@ Status flat_execute(StepContext& c, State& s, const std::vector<FlatOp>& ops, in
   o.workdir = "/";
   o.network = c.opts->network;
   o.labels["io.berth.build"] = "1";
+  o.transient_rootfs = true;
   o.name = "berth-build-" + Digest::of(unique_name("f")).hex().substr(0, 12);
   TRY_ASSIGN(engine::Container ct, e.create(img, "", o));
   struct Remove {

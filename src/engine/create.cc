@@ -127,13 +127,19 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   TRY(mkdir_p(paths_.dir(c.id), 0700));
   CreateGuard guard{this, c.id};
   std::string merged = paths_.merged(c.id);
-  TRY(mount_rootfs(lowers, paths_.upper(c.id), paths_.work(c.id), merged));
-  TRY_ASSIGN(std::string init, make_init_layer(merged, paths_.dir(c.id)));
-  if (!init.empty()) {
-    TRY(unmount_rootfs(merged));
-    lowers.insert(lowers.begin(), init);
-    TRY(mount_rootfs(lowers, paths_.upper(c.id), paths_.work(c.id), merged));
+  const bool transient = o.rm || o.transient_rootfs;
+  {
+    // What the image has where the init layer may add mount points: seen
+    // through a read-only overlay (no upper dir: unmounting it syncs
+    // nothing), or the only layer itself.
+    std::string view = lowers.size() == 1 ? lowers[0] : merged;
+    if (lowers.size() > 1) TRY(mount_rootfs(lowers, "", "", merged));
+    auto init = make_init_layer(view, paths_.dir(c.id));
+    if (lowers.size() > 1) TRY(unmount_rootfs(merged));
+    if (!init.ok()) return std::move(init).error();
+    if (!init->empty()) lowers.insert(lowers.begin(), *init);
   }
+  TRY(mount_rootfs(lowers, paths_.upper(c.id), paths_.work(c.id), merged, transient));
 
   TRY_ASSIGN(Volumes vols, open_volumes(*this));
   guard.vols = &vols;
@@ -187,6 +193,7 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   cfg["tty"] = o.tty;
   cfg["interactive"] = o.interactive;
   cfg["rm"] = o.rm;
+  cfg["transient"] = transient;
   cfg["network"] = o.network;
   cfg["publish"] = o.publish;
   cfg["publish_all"] = o.publish_all;
@@ -245,7 +252,13 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
                            : img.config.config.entrypoint ? json(*img.config.config.entrypoint) : json(nullptr);
   c.config["cmd"] = !o.cmd.empty() ? json(o.cmd)
                     : (img.config.config.cmd && !o.entrypoint) ? json(*img.config.config.cmd) : json(nullptr);
-  TRY(containers_.insert(c));
+  auto inserted = containers_.insert(c);
+  // A generated name that a parallel berth took after our lookup: pick again.
+  for (int i = 0; !inserted.ok() && inserted.error().code == Errc::already_exists && o.name.empty() && i < 20; i++) {
+    c.name = random_container_name();
+    inserted = containers_.insert(c);
+  }
+  TRY(std::move(inserted));
   guard.armed = false;
   container_event(c, "create");
   return c;

@@ -47,7 +47,9 @@ Result<int> Engine::exec(const std::string& ref, const ExecRequest& r) {
   if (!r.user.empty()) {
     TRY_ASSIGN(auto u, resolve_user(paths_.merged(c.id), r.user));
     o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
-    o.additional_gids = u.additional_gids;
+    o.additional_gids = {u.gid};  // the primary gid first, as the container's own process (spec_gen)
+    for (auto g : u.additional_gids)
+      if (g != u.gid) o.additional_gids.push_back(g);
   }
   container_event(c, "exec_start: " + joined(r.args));
 

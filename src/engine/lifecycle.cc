@@ -235,7 +235,7 @@ Status Engine::prepare_start(Container& c) {
   TRY(mkdir_p(paths_.run, 0700));
   std::vector<std::string> lowers;
   for (const auto& l : c.config.value("lowers", nlohmann::json::array())) lowers.push_back(l.get<std::string>());
-  TRY(mount_rootfs(lowers, paths_.upper(id), paths_.work(id), paths_.merged(id)));
+  TRY(mount_rootfs(lowers, paths_.upper(id), paths_.work(id), paths_.merged(id), c.config.value("transient", false)));
   if (auto wd = c.config.find("workdir"); wd != c.config.end() && wd->is_string())
     ensure_workdir(paths_.merged(id), wd->get<std::string>());
   ::unlink(paths_.exit_file(id).c_str());

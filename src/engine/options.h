@@ -81,6 +81,9 @@ struct RunOptions {
   std::vector<std::string> group_add;
   std::string workdir;  // absolute when set
   bool tty = false, interactive = false, detach = false, rm = false;
+  // The rootfs's changes are never needed after the container is removed
+  // (implied by rm; build steps set it): mounted volatile (rootfs.h).
+  bool transient_rootfs = false;
   bool read_only = false;
   bool init = false;
 

@@ -37,14 +37,21 @@ bool is_mounted(const std::string& dir) {
 }
 
 Status mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
-                    const std::string& merged) {
+                    const std::string& merged, bool transient) {
   if (is_mounted(merged)) return Status{};
-  TRY(mkdir_p(upper, 0755));
-  TRY(mkdir_p(work, 0700));
   TRY(mkdir_p(merged, 0755));
   std::string opts = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); i++) opts += (i ? ":" : "") + lowers[i];
-  opts += ",upperdir=" + upper + ",workdir=" + work;
+  if (!upper.empty()) {
+    TRY(mkdir_p(upper, 0755));
+    TRY(mkdir_p(work, 0700));
+    opts += ",upperdir=" + upper + ",workdir=" + work;
+    if (transient) {
+      std::string v = opts + ",volatile" + (in_user_namespace() ? ",userxattr" : "") + ",index=off";
+      if (v.size() < 4096 && ::mount("overlay", merged.c_str(), "overlay", 0, v.c_str()) == 0) return Status{};
+      // Kernels before 5.10 have no volatile: a normal mount below.
+    }
+  }
   // In a user namespace overlayfs keeps its metadata in user.overlay.* (the
   // snapshots' opaque dirs are written that way, docs/engine-rootless.md).
   if (in_user_namespace()) opts += ",userxattr";

@@ -227,7 +227,12 @@ Result<json> make_spec(const SpecInputs& in) {
       {"capabilities", std::move(capj)},
       {"noNewPrivileges", o.no_new_privileges},
   };
-  if (!user.additional_gids.empty()) process["user"]["additionalGids"] = user.additional_gids;
+  // moby's getUser: the primary gid first, then the user's groups and
+  // --group-add, so `id` shows groups= as under Docker and podman.
+  std::vector<uint32_t> gids = {user.gid};
+  for (auto g : user.additional_gids)
+    if (std::find(gids.begin(), gids.end(), g) == gids.end()) gids.push_back(g);
+  process["user"]["additionalGids"] = gids;
   if (o.oom_score_adj) process["oomScoreAdj"] = *o.oom_score_adj;
   if (!o.ulimits.empty()) {
     // Only what --ulimit asks: every other limit is inherited from the

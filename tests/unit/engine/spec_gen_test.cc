@@ -154,7 +154,7 @@ TEST_F(SpecGen, NonRootUserKeepsOnlyBounding) {
   auto& p = s["process"];
   EXPECT_EQ(p["user"]["uid"], 1000);
   EXPECT_EQ(p["user"]["gid"], 1000);
-  EXPECT_EQ(p["user"]["additionalGids"], json({50}));
+  EXPECT_EQ(p["user"]["additionalGids"], json({1000, 50}));
   EXPECT_EQ(p["capabilities"]["bounding"].size(), 14u);
   EXPECT_TRUE(p["capabilities"]["effective"].empty());
   EXPECT_TRUE(p["capabilities"]["permitted"].empty());
@@ -165,7 +165,7 @@ TEST_F(SpecGen, UserFromImageAndErrors) {
   in.image.user = "app:staff";
   json s = gen();
   EXPECT_EQ(s["process"]["user"]["gid"], 50);
-  EXPECT_FALSE(s["process"]["user"].contains("additionalGids"));
+  EXPECT_EQ(s["process"]["user"]["additionalGids"], json({50}));  // the primary gid only
   in.options.user = "0";  // -u overrides the image USER
   s = gen();
   EXPECT_EQ(s["process"]["user"]["uid"], 0);
@@ -177,7 +177,7 @@ TEST_F(SpecGen, UserFromImageAndErrors) {
   EXPECT_TRUE(has(s["process"]["env"], "HOME=/"));
   in.options.group_add = {"staff", "77"};
   s = gen();
-  EXPECT_EQ(s["process"]["user"]["additionalGids"], json({50, 77}));
+  EXPECT_EQ(s["process"]["user"]["additionalGids"], json({0, 50, 77}));
   ResolvedUser pre;
   pre.uid = 7;
   pre.gid = 8;
