@@ -162,6 +162,14 @@ new=$(pause_pid)
 check "a new pause process replaced it" bash -c "[ '$new' != '$old' ] && [ \"\$(cat /proc/$new/comm)\" = berth-pause ]"
 expect_eq "run works in the new namespaces" "hi" "$(rb run --rm --network none bb echo hi 2>&1)"
 
+# Several first commands at once make one namespace, not several (rootless.lock).
+kill -9 "$(pause_pid)" 2>/dev/null
+for i in 1 2 3 4; do rb run --rm --network none bb echo "p$i" >"$T/par$i" 2>&1 & done
+wait
+expect_eq "parallel first commands all run" "p1 p2 p3 p4" "$(cat "$T"/par1 "$T"/par2 "$T"/par3 "$T"/par4 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "...and leave one pause process" 1 \
+  "$(ps -o stat=,comm= -u "$UID_" | awk '$1 !~ /^Z/ && $2 == "berth-pause"' | wc -l)"
+
 # --- default network: slirp4netns ----------------------------------------------
 if command -v slirp4netns >/dev/null; then
   # slirp4netns opens /dev/net/tun as the user: Debian's udev makes it 0666,
