@@ -261,6 +261,9 @@ Result<std::vector<std::string>> Source::match(std::string_view pattern) const {
   if (!wild) {
     TRY_ASSIGN(auto r, detail::resolve_source(*this, rootfd.get(), cleaned, false));
     if (!r) return Error(Errc::not_found, not_found(cleaned));
+    // COPY follows a source that is a symlink (inside the root): it must lead somewhere.
+    TRY_ASSIGN(auto followed, detail::resolve_source(*this, rootfd.get(), cleaned, true));
+    if (!followed) return Error(Errc::not_found, not_found(cleaned));
     return std::vector<std::string>{r->real.empty() ? "." : r->real};
   }
   // Component by component, like filepath.Glob: literal components are
@@ -273,6 +276,10 @@ Result<std::vector<std::string>> Source::match(std::string_view pattern) const {
       for (auto& base : cur) {
         TRY_ASSIGN(auto r, detail::resolve_source(*this, rootfd.get(), detail::join_rel(base, comps[k]), !last));
         if (r && (last || S_ISDIR(r->st.st_mode))) next.insert(r->real);
+        if (r && last) {
+          TRY_ASSIGN(auto followed, detail::resolve_source(*this, rootfd.get(), r->real, true));
+          if (!followed) next.erase(r->real);
+        }
       }
     } else {
       auto g = detail::compile_glob(comps[k]);
@@ -294,7 +301,13 @@ Result<std::vector<std::string>> Source::match(std::string_view pattern) const {
         for (auto& n : names) {
           auto r = detail::resolve_source(*this, rootfd.get(), detail::join_rel(base, n), !last);
           if (!r) return std::move(r).error();
-          if (*r && (last || S_ISDIR((*r)->st.st_mode))) next.insert((*r)->real);
+          if (!*r || !(last || S_ISDIR((*r)->st.st_mode))) continue;
+          if (last) {  // a matched symlink is followed when copied: skip one that leads nowhere
+            auto followed = detail::resolve_source(*this, rootfd.get(), (*r)->real, true);
+            if (!followed) return std::move(followed).error();
+            if (!*followed) continue;
+          }
+          next.insert((*r)->real);
         }
       }
     }

@@ -118,7 +118,7 @@ Result<Digest> Source::checksum(const std::vector<std::string>& paths, const std
   Memo memo(cache_dir.empty() ? std::string() : path_join(cache_dir, "files.json"));
   Hasher h;
   for (auto& p : paths) {
-    TRY_ASSIGN(auto r, detail::resolve_source(*this, rootfd.get(), p == "." ? "" : p, false));
+    TRY_ASSIGN(auto r, detail::resolve_source(*this, rootfd.get(), p == "." ? "" : p, true));
     if (!r) return Error(Errc::not_found, "file not found in build context or excluded by .dockerignore: " + p);
     std::string head = "source " + p;
     h.update(head.data(), head.size() + 1);  // with its NUL: names cannot contain one

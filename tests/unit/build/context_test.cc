@@ -101,11 +101,16 @@ TEST_F(Context, SymlinksResolveInsideTheRoot) {
   EXPECT_EQ(match(s, "abs/passwd"), Strings{"etc/passwd"});
   EXPECT_EQ(match(s, "rel/passwd"), Strings{"etc/passwd"});
   EXPECT_EQ(match(s, "abs/*"), Strings{"etc/passwd"});
-  // The last component is the link itself.
+  // A source that is a link keeps its name (COPY follows it when copying)...
   EXPECT_EQ(match(s, "final"), Strings{"final"});
+  // ...so one leading nowhere inside the root is not found, even if the host has it.
   symlink("/nowhere/at/all", "ctx/dangling");
-  EXPECT_EQ(match(s, "dangling"), Strings{"dangling"});
+  symlink("/etc/hostname", "ctx/host-only");
+  EXPECT_FALSE(s.match("dangling").ok());
+  EXPECT_FALSE(s.match("host-only").ok());
   EXPECT_FALSE(s.match("dangling/x").ok());
+  EXPECT_EQ(match(s, "*"), (Strings{"a.txt", "abs", "b.txt", "c.md", "dir", "dir2", "etc", "final", "rel",
+                                     "secret.key", "vendor"}));  // wildcards skip the dead links
   // A link into an excluded directory does not reveal it.
   auto ig = source("etc\n");
   EXPECT_FALSE(ig.match("abs/passwd").ok());
@@ -148,7 +153,7 @@ TEST_F(Context, ChecksumOnlySeesWhatSourcesReach) {
   Digest l0 = sum(s, {"link"});
   ASSERT_EQ(::unlink(path("ctx/link").c_str()), 0);
   symlink("b.txt", "ctx/link");
-  EXPECT_NE(sum(s, {"link"}), l0);  // the link target, not what it points to
+  EXPECT_NE(sum(s, {"link"}), l0);  // a source link is followed: what it points to
   EXPECT_FALSE(s.checksum({"missing"}).ok());
 }
 

@@ -173,7 +173,9 @@ TEST_F(Copy, ChmodAppliesToFilesAndDirectories) {
   ok(copy(s, {"dir"}, "/m", o));
   EXPECT_EQ(lstat_of("rootfs/m/x.txt").st_mode & 07777, 0700u);
   EXPECT_EQ(lstat_of("rootfs/m/sub").st_mode & 07777, 0700u);
-  EXPECT_EQ(lstat_of("rootfs/m").st_mode & 07777, 0700u);  // created for the copy
+  // The destination COPY creates for a directory's contents takes the source
+  // directory's mode, not --chmod (buildah).
+  EXPECT_EQ(lstat_of("rootfs/m").st_mode & 07777, 0755u);
 }
 
 TEST_F(Copy, TimesAndXattrsKept) {
@@ -190,18 +192,32 @@ TEST_F(Copy, TimesAndXattrsKept) {
   }
 }
 
-TEST_F(Copy, SymlinksAreCopiedNotFollowed) {
+// Docker and buildah follow a source that is a symlink (inside the context)
+// and copy its target under the link's name; links below a copied directory
+// are copied as links.
+TEST_F(Copy, SourceSymlinksFollowedInsideTheContextNestedOnesKept) {
+  write("ctx/etc/passwd", "context's passwd");
   symlink("/etc/passwd", "ctx/lnk");
+  symlink("a.txt", "ctx/rel-link");
+  symlink("dir", "ctx/dir-link");
   symlink("../x.txt", "ctx/dir/sub/rel");
   auto s = source();
   ok(copy(s, {"lnk"}, "/l"));
-  auto st = lstat_of("rootfs/l");
+  EXPECT_TRUE(S_ISREG(lstat_of("rootfs/l").st_mode));
+  EXPECT_EQ(read("rootfs/l"), "context's passwd");  // never the host's /etc/passwd
+  ok(copy(s, {"rel-link"}, "/into/"));
+  EXPECT_EQ(read("rootfs/into/rel-link"), "a");
+  EXPECT_EQ(lstat_of("rootfs/into/rel-link").st_mode & 07777, 0640u);  // the target's mode
+  ok(copy(s, {"dir-link"}, "/d/"));
+  EXPECT_EQ(read("rootfs/d/x.txt"), "x");
+  auto st = lstat_of("rootfs/d/sub/rel");
   ASSERT_TRUE(S_ISLNK(st.st_mode));
   char buf[64] = {};
-  ASSERT_GT(::readlink(path("rootfs/l").c_str(), buf, sizeof buf - 1), 0);
-  EXPECT_STREQ(buf, "/etc/passwd");
-  ok(copy(s, {"dir"}, "/d/"));
-  EXPECT_TRUE(S_ISLNK(lstat_of("rootfs/d/sub/rel").st_mode));
+  ASSERT_GT(::readlink(path("rootfs/d/sub/rel").c_str(), buf, sizeof buf - 1), 0);
+  EXPECT_STREQ(buf, "../x.txt");
+  symlink("/etc/hostname", "ctx/host-only");
+  EXPECT_FALSE(copy(s, {"host-only"}, "/h").ok());
+  EXPECT_FALSE(exists("rootfs/h"));
 }
 
 // CVE-2019-14271-style: symlinks already in the image must not carry a COPY
