@@ -13,8 +13,10 @@
 //    read by the builder, but are excluded from COPY like any file if matched.
 //  - Source patterns (after the builder's variable expansion) are relative to
 //    the context root, cleaned, and never escape it: "../x", "/x" and
-//    symlinks are resolved inside the root (a symlink in the context to
-//    /etc/passwd copies the link, never the host file). Wildcards match with
+//    symlinks are resolved inside the root (a source that is a symlink is
+//    followed there, as Docker does: a link to /etc/passwd copies the
+//    context's etc/passwd or is not found, never the host file; links below
+//    a copied directory stay links). Wildcards match with
 //    Go's filepath.Match per component; no match is an error naming the
 //    pattern ("no source files were specified" / "file not found in build
 //    context or excluded by .dockerignore: <path>").
