@@ -127,6 +127,18 @@ rb rm d1 >/dev/null 2>"$T/err"; expect_eq "rm" 0 $?
 expect_eq "rm leaves no row" "" "$(rb ps -aq 2>&1)"
 check "rm leaves no container dir" test ! -e "$STORE/containers/$id"
 
+# A terminal: the pty comes from the container's own devpts instance.
+out=$(cd "$H" && runuser -u "$U" -- env -u XDG_RUNTIME_DIR HOME="$H" \
+  script -qec "$BERTH_BIN/berth run --rm -t --network none bb tty" /dev/null 2>&1 | tr -d '\r')
+expect_eq "run -t gets a pty" "/dev/pts/0" "$out"
+# Restart policies run from the monitor's `container cleanup`, inside the namespaces.
+rb run -d --network none --name r1 --restart on-failure:2 bb sh -c 'exit 1' >/dev/null 2>&1
+for _ in $(seq 100); do
+  [ "$(rb inspect --format '{{.RestartCount}} {{.State.Status}}' r1 2>/dev/null)" = "2 exited" ] && break; sleep 0.1
+done
+expect_eq "restart on-failure:2 restarts twice" "2 exited" "$(rb inspect --format '{{.RestartCount}} {{.State.Status}}' r1 2>&1)"
+rb rm -f r1 >/dev/null 2>&1
+
 # commit: a replaced directory is an opaque dir of the upper layer, marked
 # user.overlay.opaque (trusted.* is out of reach in a user namespace).
 id=$(rb run -d --network none --name c1 bb sh -c 'rm -rf /home && mkdir /home && echo x > /home/only && exec sleep 1000' 2>/dev/null)
