@@ -139,6 +139,16 @@ done
 expect_eq "restart on-failure:2 restarts twice" "2 exited" "$(rb inspect --format '{{.RestartCount}} {{.State.Status}}' r1 2>&1)"
 rb rm -f r1 >/dev/null 2>&1
 
+# Volumes: a bind mount of the user's dir is root's inside, the user's outside;
+# a named volume lives in the user's store.
+runuser -u "$U" -- mkdir -p "$H/data"
+rb run --rm --network none -v "$H/data:/data" bb sh -c 'echo bound > /data/f; stat -c %u /data' >"$T/out" 2>&1
+expect_eq "bind mount: the user's dir is uid 0 inside" "0" "$(cat "$T/out")"
+expect_eq "bind mount: a file written inside is the user's" "$UID_ bound" "$(stat -c %u "$H/data/f" 2>&1) $(cat "$H/data/f" 2>&1)"
+rb run --rm --network none -v vol1:/v bb sh -c 'echo kept > /v/f' >/dev/null 2>&1
+expect_eq "named volume keeps data across containers" "kept" "$(rb run --rm --network none -v vol1:/v bb cat /v/f 2>&1)"
+check "the named volume is in the user's store" test -f "$STORE/volumes/vol1/_data/f"
+
 # commit: a replaced directory is an opaque dir of the upper layer, marked
 # user.overlay.opaque (trusted.* is out of reach in a user namespace).
 id=$(rb run -d --network none --name c1 bb sh -c 'rm -rf /home && mkdir /home && echo x > /home/only && exec sleep 1000' 2>/dev/null)
