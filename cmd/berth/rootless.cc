@@ -18,7 +18,7 @@ Status enter_rootless(int argc, char** argv) {
     if (a == "--") break;
     if (a == "--help" || a == "-h" || a == "--version") return Status{};
   }
-  return engine::enter_rootless();
+  return engine::enter_rootless(argv);
 }
 
 }  // namespace berth::cli

@@ -75,9 +75,17 @@ int run_map_tool(const char* tool, pid_t pid, const std::vector<std::string>& ar
 
 // The pause process: holds the namespaces, owns nothing else (no fds, no
 // cwd below a mount) and ignores the signals a terminal or session sends.
-[[noreturn]] void pause_forever() {
+[[noreturn]] void pause_forever(char** argv) {
   ::setsid();
   ::prctl(PR_SET_NAME, kPauseName, 0, 0, 0);
+  if (argv && argv[0]) {
+    // The argument strings are contiguous: blank them all, then write our name.
+    char* end = argv[0];
+    for (int i = 0; argv[i]; i++)
+      if (argv[i] == end || argv[i] == end + 1) end = argv[i] + std::strlen(argv[i]);
+    std::memset(argv[0], 0, static_cast<size_t>(end - argv[0]));
+    std::strncpy(argv[0], kPauseName, static_cast<size_t>(end - argv[0]));
+  }
   ::syscall(SYS_close_range, 0U, ~0U, 0U);
   int null = ::open("/dev/null", O_RDWR);
   if (null >= 0)
@@ -93,7 +101,7 @@ int run_map_tool(const char* tool, pid_t pid, const std::vector<std::string>& ar
 
 // Starts the pause process (detached: a grandchild, so no berth command ever
 // has it as a child to wait for) and returns its pid.
-Result<pid_t> start_pause() {
+Result<pid_t> start_pause(char** argv) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("rootless: pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -101,7 +109,7 @@ Result<pid_t> start_pause() {
   if (c < 0) return sys_error("rootless: fork the pause process");
   if (c == 0) {
     pid_t g = ::fork();
-    if (g == 0) pause_forever();
+    if (g == 0) pause_forever(argv);
     (void)!::write(wr.get(), &g, sizeof g);
     ::_exit(g > 0 ? 0 : 1);
   }
@@ -227,7 +235,7 @@ std::vector<std::string> id_map_args(uint32_t own, const std::vector<IdRange>& r
   return a;
 }
 
-Status enter_rootless() {
+Status enter_rootless(char** argv) {
   if (::geteuid() == 0) return Status{};
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
@@ -257,7 +265,7 @@ Status enter_rootless() {
   TRY_ASSIGN(bool joined, join_pause(pid_file, uid));
   if (joined) return Status{};
   TRY(create_namespaces(uid, gid, user));
-  TRY_ASSIGN(pid_t pause, start_pause());
+  TRY_ASSIGN(pid_t pause, start_pause(argv));
   // The namespace's root is the caller: the file is the caller's on the host.
   return atomic_write_file(pid_file, std::to_string(pause) + "\n", 0600);
 }

@@ -40,7 +40,9 @@ std::vector<std::string> id_map_args(uint32_t own, const std::vector<IdRange>& r
 // /tmp/berth-run-<uid> when unset) so they survive the switch, then joins the
 // user's pause process's namespaces or creates them and the pause process.
 // Must run while the process is single-threaded. A no-op for root (which
-// includes any process already inside).
-Status enter_rootless();
+// includes any process already inside). `argv` (main's, optional) is
+// overwritten in the pause process so `ps` shows "berth-pause", not the
+// command that happened to start it.
+Status enter_rootless(char** argv = nullptr);
 
 }  // namespace berth::engine

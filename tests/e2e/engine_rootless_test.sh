@@ -89,6 +89,7 @@ expect_eq "import as the user" 0 $?
 check "the store is under the user's home" test -d "$STORE/snapshots"
 check "the run dir is private to the user" bash -c "[ \"\$(stat -c %u:%a '$RUN')\" = '$UID_:700' ]"
 check "a pause process holds the namespaces" bash -c "[ \"\$(cat /proc/$(pause_pid)/comm 2>/dev/null)\" = berth-pause ]"
+expect_eq "ps shows it as berth-pause" "berth-pause" "$(ps -o args= -p "$(pause_pid)" 2>&1)"
 
 # --- run --------------------------------------------------------------------
 expect_eq "run --rm echo" "hi" "$(rb run --rm --network none bb echo hi 2>"$T/err")"
