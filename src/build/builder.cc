@@ -3,6 +3,7 @@
 #include "build/builder.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <algorithm>
@@ -102,7 +103,8 @@ Result<State> Builder::build_stage(int idx) {
   }
   for (size_t i = 0; i < st.body.size(); i++) {
     const auto& ins = st.body[i];
-    progress(label + "STEP " + std::to_string(i + 2) + "/" + std::to_string(n) + ": " + ins.original);
+    progress_step(label + "STEP " + std::to_string(i + 2) + "/" + std::to_string(n) + ": " + ins.original,
+                  ins.kind == Kind::run);
     auto r = dispatch(sc, ins, idx);
     if (!r.ok()) return at(ins, file_, std::move(r).error());
   }
@@ -129,7 +131,7 @@ bool Builder::use_cached(State& s, const std::string& key, image::History h) {
   s.key = key;
   hit_keys_.push_back(key);
   cached_++;
-  progress("--> Using cache " + key.substr(7, 12));
+  progress_done("CACHED " + key.substr(7, 12), true);
   return true;
 }
 
@@ -152,17 +154,17 @@ Status Builder::layer_step(StageCtx& sc, const Instruction& ins, const std::stri
     return {};
   }
   if (!o_.no_cache && use_cached(s, key, h)) return {};
-  int64_t t0 = ::time(nullptr);
+  auto t0 = std::chrono::steady_clock::now();
   size_t before = s.layers.size();
   int64_t size = 0;
   TRY(exec(s, &size));
   h.empty_layer = s.layers.size() == before;
   s.cfg.history.push_back(h);
   s.key = key;
-  return record(s, key, canonical, size, t0);
+  return record(s, key, canonical, size, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
-Status Builder::record(State& s, const std::string& key, const std::string& canonical, int64_t size, int64_t t0) {
+Status Builder::record(State& s, const std::string& key, const std::string& canonical, int64_t size, double seconds) {
   TRY_ASSIGN(auto img, store_state(e_.store(), ws_, s));
   CacheRecord rec;
   rec.key = key;
@@ -170,7 +172,9 @@ Status Builder::record(State& s, const std::string& key, const std::string& cano
   rec.instruction = canonical.substr(0, 512);
   rec.size = size;
   TRY(cache_.put(rec));
-  progress("--> " + key.substr(7, 12) + " (" + std::to_string(::time(nullptr) - t0) + "s)");
+  char took[32];
+  std::snprintf(took, sizeof took, "%.2fs", seconds);
+  progress_done(std::string("done ") + took + " " + key.substr(7, 12), false);
   return {};
 }
 
@@ -191,12 +195,14 @@ Status Builder::flat_finish(StageCtx& sc) {
     s.cfg.history[hi].empty_layer = s.layers.size() == before;
     return {};
   }
-  int64_t t0 = ::time(nullptr);
+  progress("flat: running the stage's " + std::to_string(ops.size()) + " filesystem steps in one container");
+  auto t0 = std::chrono::steady_clock::now();
   int64_t size = 0;
   StepContext c{&e_, &ws_, &o_, o_.timestamp};
   TRY(flat_execute(c, s, ops, &size));
   s.cfg.history[hi].empty_layer = s.layers.size() == before;
-  return record(s, key, "flat: " + s.cfg.history[hi].created_by, size, t0);
+  return record(s, key, "flat: " + s.cfg.history[hi].created_by, size,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 Status Builder::dispatch(StageCtx& sc, const Instruction& ins, int idx) {
@@ -456,6 +462,7 @@ Result<BuildResult> Builder::finish(State s) {
     auto fmt = out.type == "oci" ? image::ArchiveFormat::oci_archive : image::ArchiveFormat::docker_archive;
     TRY(image::save(store.content(), {item}, fmt, out.dest));
   }
+  end_pending();
   BuildResult r;
   r.image_id = img.config.digest;
   r.manifest = img.manifest_descriptor.digest;
@@ -465,6 +472,7 @@ Result<BuildResult> Builder::finish(State s) {
 }
 
 Result<BuildResult> Builder::run() {
+  tty_ = ::isatty(2) != 0;
   file_ = o_.dockerfile_path.empty() ? "Dockerfile" : o_.dockerfile_path;
   IgnoreMatcher ignore;
   std::string ign = path_join(o_.context_dir, ".dockerignore");

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -92,10 +94,33 @@ class Builder {
   Result<BuildResult> run();
 
  private:
+  // Plain lines, or on a terminal a line per step that ends with its
+  // outcome (CACHED / the time it took) in colour once it is known; a RUN's
+  // own output goes between its line and its outcome.
   void progress(const std::string& line) {
     if (o_.quiet) return;
-    if (o_.progress) o_.progress(line);
-    else std::fprintf(stderr, "%s\n", line.c_str());
+    if (o_.progress) return o_.progress(line);
+    end_pending();
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  void progress_step(const std::string& line, bool prints_output) {
+    if (o_.quiet) return;
+    if (o_.progress || !tty_) return progress(line);
+    end_pending();
+    std::fprintf(stderr, prints_output ? "\033[1m%s\033[0m\n" : "\033[1m%s\033[0m", line.c_str());
+    pending_ = !prints_output;
+  }
+  void progress_done(const std::string& outcome, bool cached) {
+    if (o_.quiet) return;
+    if (o_.progress || !tty_) return progress("--> " + outcome);
+    const char* colour = cached ? "\033[36m" : "\033[32m";
+    if (pending_) std::fprintf(stderr, "  %s%s\033[0m\n", colour, outcome.c_str());
+    else std::fprintf(stderr, "%s--> %s\033[0m\n", colour, outcome.c_str());
+    pending_ = false;
+  }
+  void end_pending() {
+    if (pending_) std::fputc('\n', stderr);
+    pending_ = false;
   }
   Result<int> stage_index(const std::string& ref) const;
   Result<State> stage_state(int idx);
@@ -105,7 +130,7 @@ class Builder {
   Status layer_step(StageCtx& sc, const Instruction& ins, const std::string& canonical,
                     const std::function<Status(State&, int64_t*)>& exec, FlatOp flat);
   bool use_cached(State& s, const std::string& key, image::History h);
-  Status record(State& s, const std::string& key, const std::string& canonical, int64_t size, int64_t t0);
+  Status record(State& s, const std::string& key, const std::string& canonical, int64_t size, double seconds);
   Status flat_finish(StageCtx& sc);
   Status do_run(StageCtx& sc, const Instruction& ins);
   Status do_copy(StageCtx& sc, const Instruction& ins);
@@ -132,6 +157,7 @@ class Builder {
   int64_t started_ = ::time(nullptr);
   int steps_ = 0, cached_ = 0;
   std::string file_;
+  bool tty_ = false, pending_ = false;
 };
 
 }  // namespace berth::build::detail
