@@ -114,6 +114,27 @@ TEST_F(WriteTest, OverlayUpperBecomesOciWhiteouts) {
   EXPECT_EQ(Xattr(T("opq"), "trusted.overlay.opaque"), "y");
 }
 
+// Rootless berth (a user namespace, overlay mounted with userxattr): the
+// opaque marker is user.overlay.opaque, both ways; trusted.* means nothing.
+TEST_F(WriteTest, UserNamespaceOpaqueMarkerRoundTrip) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs trusted.* xattrs for the contrast";
+  ASSERT_EQ(::mkdir(src().c_str(), 0755), 0);
+  ASSERT_EQ(::mknod((src() + "/deleted").c_str(), S_IFCHR, makedev(0, 0)), 0);
+  ASSERT_EQ(::mkdir((src() + "/opq").c_str(), 0755), 0);
+  ASSERT_EQ(::setxattr((src() + "/opq").c_str(), "user.overlay.opaque", "y", 1, 0), 0);
+  ASSERT_TRUE(atomic_write_file(src() + "/opq/new", "n").ok());
+  ASSERT_EQ(::mkdir((src() + "/plain").c_str(), 0755), 0);
+  ASSERT_EQ(::setxattr((src() + "/plain").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+  std::string tar = WriteToFile({.compression = Compression::none, .overlay_upper = true, .userns = true});
+  std::vector<std::string> want = {".wh.deleted", "opq/", "opq/.wh..wh..opq", "opq/new", "plain/"};
+  EXPECT_EQ(Names(tar), want);
+  auto r = Apply(tar, {.whiteouts = Whiteouts::overlay, .userns = true});
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(S_ISCHR(Lstat(T("deleted")).st_mode));
+  EXPECT_EQ(Xattr(T("opq"), "user.overlay.opaque"), "y");
+  EXPECT_EQ(Xattr(T("opq"), "trusted.overlay.opaque"), "<none>");
+}
+
 }  // namespace
 }  // namespace berth::layer::testing
 
