@@ -131,7 +131,7 @@ bool Builder::use_cached(State& s, const std::string& key, image::History h) {
   s.key = key;
   hit_keys_.push_back(key);
   cached_++;
-  progress_done("CACHED " + key.substr(7, 12), true);
+  progress_done((tty_ ? "CACHED " : "Using cache ") + key.substr(7, 12), true);  // podman's words in logs
   return true;
 }
 
