@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: installs dependencies, builds berth, then shows the pieces working
 # together: import a busybox image, list/save/load/unpack it, run it with
-# berth-runtime, push it to berth-registry and pull it back into a new store.
+# berth-runtime and the engine, build an image from a Dockerfile (and rebuild
+# it from the cache), push it to berth-registry, pull it back into a new
+# store and run it there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -58,6 +60,27 @@ step "$B/berth" rm web
 step "$B/berth" run --rm --network none demo/committed
 step "$B/berth" events --since 1m --until 0s
 
+echo; echo "== build: a Dockerfile to an image, layered and cached; then flat"
+mkdir -p "$out/ctx"
+echo "hello from a berth build" > "$out/ctx/greeting.txt"
+echo "*.log" > "$out/ctx/.dockerignore"
+echo "not shipped" > "$out/ctx/debug.log"
+cat > "$out/ctx/Dockerfile" <<'DOCKERFILE'
+FROM demo/busybox:latest AS make
+ARG WHO=world
+RUN echo "built for $WHO" > /built.txt && mkdir -p /tmp && echo scratch > /tmp/big && rm /tmp/big
+
+FROM demo/busybox:latest
+COPY --from=make /built.txt /srv/
+COPY greeting.txt /srv/
+CMD ["cat", "/srv/greeting.txt", "/srv/built.txt"]
+DOCKERFILE
+step "$B/berth" build -t demo/app --network none "$out/ctx"
+step "$B/berth" build -t demo/app --network none "$out/ctx"
+step "$B/berth" build -t demo/app-flat --flat --network none "$out/ctx"
+step "$B/berth" run --rm --network none demo/app
+step "$B/berth" images
+
 echo; echo "== registry: push to berth-registry, pull into a fresh store"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$B/berth-registry" serve --addr "127.0.0.1:$port" --root "$out/registry" >"$out/registry.log" 2>&1 &
@@ -67,4 +90,7 @@ step "$B/berth" push --tls-verify=false demo/busybox:latest "127.0.0.1:$port/dem
 step curl -s "http://127.0.0.1:$port/v2/_catalog"; echo
 step env BERTH_ROOT="$out/pulled" "$B/berth" pull --tls-verify=false "127.0.0.1:$port/demo/busybox:latest"
 step env BERTH_ROOT="$out/pulled" "$B/berth" images
+step "$B/berth" push --tls-verify=false demo/app:latest "127.0.0.1:$port/demo/app:latest"
+step env BERTH_ROOT="$out/pulled" "$B/berth" pull --tls-verify=false "127.0.0.1:$port/demo/app:latest"
+step env BERTH_ROOT="$out/pulled" "$B/berth" run --rm --network none "127.0.0.1:$port/demo/app:latest"
 echo; echo "demo: ok"

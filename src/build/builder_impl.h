@@ -72,7 +72,11 @@ inline std::string clean_abs(const std::string& base, const std::string& p) {
   return "/" + join(parts, "/");
 }
 
+// Prefixes the failing instruction's place; an error that already names one
+// (a stage built on demand for COPY --from) keeps the innermost, which is
+// where the fault is.
 inline Error at(const Instruction& ins, const std::string& file, Error e) {
+  if (e.message.rfind(file + ":", 0) == 0) return e;
   e.wrap(file + ":" + std::to_string(ins.pos.line) + ": " + ins.original.substr(0, 80));
   return e;
 }

@@ -402,7 +402,7 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
   if (code != 0) {
     std::string shown;
     for (const auto& a : r.args) shown += (shown.empty() ? "" : " ") + a;
-    return Error(Errc::invalid_input, "RUN " + shown + ": exit status " + std::to_string(code));
+    return Error(Errc::invalid_input, "the command [" + shown + "] failed: exit status " + std::to_string(code));
   }
   std::string upper = e.paths().upper(ct.id);
   TRY_ASSIGN(auto lowers, engine::prepare_lowers(store, img));
@@ -454,7 +454,7 @@ Status flat_run_op(FlatBox& box, const RunSpec& r, const std::vector<std::string
   if (code != 0) {
     std::string shown;
     for (const auto& a : r.args) shown += (shown.empty() ? "" : " ") + a;
-    return Error(Errc::invalid_input, "RUN " + shown + ": exit status " + std::to_string(code));
+    return Error(Errc::invalid_input, "the command [" + shown + "] failed: exit status " + std::to_string(code));
   }
   return {};
 }
