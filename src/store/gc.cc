@@ -156,6 +156,19 @@ Result<GcReport> collect_garbage(Store& store, const GcOptions& opts) {
     TRY_ASSIGN(auto left, dir_names(trash));
     for (const auto& n : left)
       if (auto s = remove_all(path_join(trash, n)); !s) report.warnings.push_back("gc-trash: " + s.error().str());
+    // Unpacks of processes that died (snapshots/tmp/): treated like stale
+    // ingests — removed once older than ingest_max_age (writers unpack under
+    // the shared store lock, so nothing there is in progress now; the age
+    // spares a writer that does not take it).
+    std::string stmp = path_join(store.snapshots_dir(), "tmp");
+    auto pending = dir_names(stmp);
+    if (pending.ok())
+      for (const auto& n : *pending) {
+        std::string p = path_join(stmp, n);
+        struct stat st;
+        if (::lstat(p.c_str(), &st) != 0 || now - st.st_mtime < opts.ingest_max_age_seconds) continue;
+        if (auto s = remove_all(p); !s) report.warnings.push_back("snapshots/tmp: " + s.error().str());
+      }
   }
 
   // Leases: expired ones go first, so they protect nothing.

@@ -123,7 +123,8 @@ TEST_F(GcTest, KeepsReachableRemovesTheRest) {
   Digest stray = put("stray blob");
   Digest orphan_chain = Digest::of("orphan");
   make_snapshot(orphan_chain);
-  // Non-snapshot entries under snapshots/ belong to the snapshotter.
+  // Non-snapshot entries under snapshots/ belong to the snapshotter (a
+  // fresh tmp/ entry too: only ones older than ingest_max_age go).
   ASSERT_TRUE(mkdir_p(store_->snapshots_dir() + "/tmp/unpacking").ok());
   ASSERT_TRUE(mkdir_p(store_->snapshots_dir() + "/sha256/not-a-digest").ok());
 
@@ -195,6 +196,19 @@ TEST_F(GcTest, DryRunChangesNothing) {
   EXPECT_EQ(real->bytes_freed, r->bytes_freed);
   EXPECT_EQ(real->leases_expired, 1u);
   EXPECT_TRUE(store_->db().list_leases()->empty());
+}
+
+TEST_F(GcTest, RemovesUnpacksOfDeadProcesses) {
+  // A crashed unpack leaves snapshots/tmp/<unique>/ with read-only dirs in it.
+  std::string left = store_->snapshots_dir() + "/tmp/unpack.123.abc";
+  ASSERT_TRUE(mkdir_p(left + "/fs/etc").ok());
+  ::chmod((left + "/fs/etc").c_str(), 0555);
+  GcOptions o;
+  o.ingest_max_age_seconds = 0;  // as old as stale ingests get removed
+  auto r = collect_garbage(*store_, o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_FALSE(path_exists(left));
+  EXPECT_TRUE(r->warnings.empty());
 }
 
 TEST_F(GcTest, LeaseProtectsContentUntilExpiry) {
