@@ -184,6 +184,26 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
     return Error(Errc::unsupported, "joining namespaces by path together with a new user namespace");
   if (plan.cgroup) cfg.cgroup_mounts = plan.cgroup->mounts();
 
+  // linux.timeOffsets: offsets can only be written while no process is in
+  // the new time namespace, so it is made here with unshare (which moves only
+  // our future children into it), the offsets written, and the init cloned
+  // into it; our own children-namespace is put back right after the clone.
+  UniqueFd own_time_ns;
+  if ((flags & CLONE_NEWTIME) && !spec.linux.time_offsets.empty()) {
+    own_time_ns.reset(::open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC));
+    if (!own_time_ns) return sys_error("open /proc/self/ns/time");
+    if (::unshare(CLONE_NEWTIME) != 0) return sys_error("unshare the time namespace");
+    std::string text;
+    for (const auto& [clock, off] : spec.linux.time_offsets)
+      text += clock + " " + std::to_string(off.first) + " " + std::to_string(off.second) + "\n";
+    UniqueFd tf(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+    Status wrote = tf ? write_all(tf.get(), text.data(), text.size()) : Status(sys_error("open /proc/self/timens_offsets"));
+    if (!wrote) {
+      ::setns(own_time_ns.get(), CLONE_NEWTIME);
+      return std::move(wrote).error().wrap("linux.timeOffsets");
+    }
+    flags &= ~static_cast<uint64_t>(CLONE_NEWTIME);
+  }
   UniqueFd own_pid_ns;
   if (pid_ns) {
     own_pid_ns.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
@@ -202,6 +222,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   }
   int clone_err = errno;
   if (own_pid_ns) ::setns(own_pid_ns.get(), CLONE_NEWPID);
+  if (own_time_ns) ::setns(own_time_ns.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone the container init", clone_err);
   *pid_out = static_cast<pid_t>(pid);
   Child child;
