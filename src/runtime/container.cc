@@ -116,7 +116,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   }
   CreateGuard guard;
   guard.dir = dir;
-  TRY(atomic_write_file(path_join(dir, "config.json"), config_text, 0600));
+  TRY(write_state_file(path_join(dir, "config.json"), config_text, 0600));
 
   SpawnPlan plan;
   plan.spec = &spec;

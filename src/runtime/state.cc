@@ -45,13 +45,11 @@ std::string fifo_path(const std::string& root, const std::string& id) {
   return path_join(container_dir(root, id), "exec.fifo");
 }
 
-namespace {
-
-// state.json describes live processes, so it means nothing after a reboot:
-// fsync (file and directory, ~5-10 ms each on a disk-backed /run) buys no
-// durability worth having. The temp file + rename still keeps a crash of this
-// process from leaving a half-written state.json under the final name.
-Status replace_file_nosync(const std::string& path, std::string_view data, mode_t mode) {
+// The state directory describes live processes, so it means nothing after a
+// reboot: fsync (file and directory, ~5-15 ms each on a disk-backed /run) buys
+// no durability worth having. The temp file + rename still keeps a crash of
+// this process from leaving a half-written file under the final name.
+Status write_state_file(const std::string& path, std::string_view data, mode_t mode) {
   std::string tmp = path_join(dirname_of(path), unique_name(".tmp"));
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) return sys_error("create " + tmp);
@@ -66,8 +64,6 @@ Status replace_file_nosync(const std::string& path, std::string_view data, mode_
   return Status{};
 }
 
-}  // namespace
-
 Status save_state(const std::string& root, const ContainerState& st) {
   json j = {{"id", st.id},
             {"pid", st.pid},
@@ -80,7 +76,7 @@ Status save_state(const std::string& root, const ContainerState& st) {
             {"cgroups_path", st.cgroups_path},
             {"systemd_cgroup", st.systemd_cgroup},
             {"has_pid_ns", st.has_pid_ns}};
-  return replace_file_nosync(path_join(container_dir(root, st.id), "state.json"), j.dump(), 0600);
+  return write_state_file(path_join(container_dir(root, st.id), "state.json"), j.dump(), 0600);
 }
 
 Result<ContainerState> load_state(const std::string& root, const std::string& id) {

@@ -12,6 +12,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,9 @@ Status validate_id(const std::string& id);
 std::string container_dir(const std::string& root, const std::string& id);
 std::string fifo_path(const std::string& root, const std::string& id);
 
+// Atomic replace (temp + rename) without fsync: for files in the state
+// directory, which a reboot makes meaningless anyway.
+Status write_state_file(const std::string& path, std::string_view data, mode_t mode);
 Status save_state(const std::string& root, const ContainerState& st);
 Result<ContainerState> load_state(const std::string& root, const std::string& id);
 Result<std::vector<std::string>> list_ids(const std::string& root);
