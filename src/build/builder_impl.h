@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build/internal.h"
+#include "engine/copy_io.h"
 
 namespace berth::build::detail {
 
@@ -53,23 +54,9 @@ inline std::string rfc3339(int64_t t) {
   return buf;
 }
 
+// WORKDIR's rule: relative to the previous one, cleaned, absolute.
 inline std::string clean_abs(const std::string& base, const std::string& p) {
-  std::string in = (!p.empty() && p[0] == '/') ? p : base + "/" + p;
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i <= in.size()) {
-    size_t j = in.find('/', i);
-    if (j == std::string::npos) j = in.size();
-    std::string c = in.substr(i, j - i);
-    i = j + 1;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(c);
-  }
-  return "/" + join(parts, "/");
+  return "/" + engine::copy_detail::clean_in_root((!p.empty() && p[0] == '/') ? p : base + "/" + p);
 }
 
 // Prefixes the failing instruction's place; an error that already names one

@@ -19,45 +19,6 @@ namespace berth::build {
 
 namespace detail {
 
-std::string clean_in_root(std::string_view p) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view c = p.substr(i, j - i);
-    i = j + 1;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(c);
-  }
-  std::string out;
-  for (auto c : parts) {
-    if (!out.empty()) out += '/';
-    out.append(c);
-  }
-  return out;
-}
-
-std::string parent_of(const std::string& rel) {
-  auto pos = rel.rfind('/');
-  return pos == std::string::npos ? std::string() : rel.substr(0, pos);
-}
-
-std::string leaf_of(const std::string& rel) {
-  auto pos = rel.rfind('/');
-  return pos == std::string::npos ? rel : rel.substr(pos + 1);
-}
-
-std::string join_path(const std::string& a, const std::string& b) {
-  if (a.empty()) return b;
-  if (b.empty()) return a;
-  return a + "/" + b;
-}
-
 namespace {
 
 std::string shown(const std::string& rel) { return "/" + rel; }

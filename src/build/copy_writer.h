@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "build/copy.h"
+#include "engine/copy_io.h"
 #include "layer/resolve.h"
 
 namespace berth::build::detail {
@@ -66,11 +67,12 @@ class Writer {
   std::vector<DirMeta> dirs_;
 };
 
-// Lexical helpers for rootfs paths: "/a//b/./c/" -> "a/b/c", ".." clamped.
-std::string clean_in_root(std::string_view p);
-std::string parent_of(const std::string& rel);
-std::string leaf_of(const std::string& rel);
-std::string join_path(const std::string& a, const std::string& b);
+// Lexical helpers for rootfs paths ("/a//b/./c/" -> "a/b/c", ".." clamped):
+// the same ones `berth cp` uses.
+using engine::copy_detail::clean_in_root;
+using engine::copy_detail::leaf_of;
+using engine::copy_detail::parent_of;
+inline std::string join_path(const std::string& a, const std::string& b) { return engine::copy_detail::join_rel(a, b); }
 
 // ADD's extras (copy_add.cc).
 bool is_url(const std::string& s);
