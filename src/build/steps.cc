@@ -334,6 +334,27 @@ void drop_mount_points(const std::string& upper, const std::vector<std::string>&
   }
 }
 
+// What every build container starts from: the state as an image (its
+// blobs held by the build's lease) minus what would make it behave unlike
+// Docker's build containers — no VOLUME mounts, no health checks — and
+// options that mark it as the build's (label, volatile rootfs, a name).
+Result<image::ResolvedImage> build_container_image(StepContext& c, const State& s, engine::RunOptions* o) {
+  TRY_ASSIGN(auto img, store_state(c.engine->store(), *c.ws, s));
+  for (const auto& l : img.manifest.layers) TRY(c.ws->protect_blob(l.digest));
+  img.config.config.volumes.clear();
+  img.config.config.healthcheck.reset();
+  o->labels["io.berth.build"] = "1";
+  o->transient_rootfs = true;
+  o->name = "berth-build-" + Digest::of(unique_name("b")).hex().substr(0, 12);
+  return img;
+}
+
+Error command_failed(const std::vector<std::string>& args, int code) {
+  std::string shown;
+  for (const auto& a : args) shown += (shown.empty() ? "" : " ") + a;
+  return Error(Errc::invalid_input, "the command [" + shown + "] failed: exit status " + std::to_string(code));
+}
+
 }  // namespace
 
 Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::string, std::string>& stage_dirs,
@@ -341,23 +362,14 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
   auto& e = *c.engine;
   auto& store = e.store();
   if (s.layers.empty()) return Error(Errc::invalid_argument, "RUN on an image with no layers (FROM scratch): there is nothing to run");
-  TRY_ASSIGN(auto img, store_state(store, *c.ws, s));
-  for (const auto& l : img.manifest.layers) TRY(c.ws->protect_blob(l.digest));
-  // The container sees the image as it is, minus what would make a build
-  // container behave unlike Docker's: no VOLUME mounts, no health checks.
-  img.config.config.volumes.clear();
-  img.config.config.healthcheck.reset();
-
   engine::RunOptions o;
+  TRY_ASSIGN(auto img, build_container_image(c, s, &o));
   o.entrypoint = std::vector<std::string>{};
   o.cmd = r.args;
   o.env = r.env;
   o.user = s.cfg.config.user;
   o.workdir = s.cfg.config.working_dir;
   o.network = r.network.empty() ? c.opts->network : r.network;
-  o.labels["io.berth.build"] = "1";
-  o.transient_rootfs = true;
-  o.name = "berth-build-" + Digest::of(unique_name("b")).hex().substr(0, 12);
   std::vector<std::string> targets;
   for (const auto& raw : r.mounts) {
     TRY_ASSIGN(auto m, build_mount(c, raw, stage_dirs, &targets));
@@ -399,11 +411,7 @@ Status run_step(StepContext& c, State& s, const RunSpec& r, const std::map<std::
     fo.sig_proxy = true;
     TRY_ASSIGN(code, e.run_foreground(ct.id, fo));
   }
-  if (code != 0) {
-    std::string shown;
-    for (const auto& a : r.args) shown += (shown.empty() ? "" : " ") + a;
-    return Error(Errc::invalid_input, "the command [" + shown + "] failed: exit status " + std::to_string(code));
-  }
+  if (code != 0) return command_failed(r.args, code);
   std::string upper = e.paths().upper(ct.id);
   TRY_ASSIGN(auto lowers, engine::prepare_lowers(store, img));
   drop_mount_points(upper, targets, lowers);
@@ -451,11 +459,7 @@ Status flat_run_op(FlatBox& box, const RunSpec& r, const std::vector<std::string
     Silence quiet(box.quiet);
     TRY_ASSIGN(code, box.engine->exec(box.id, req));
   }
-  if (code != 0) {
-    std::string shown;
-    for (const auto& a : r.args) shown += (shown.empty() ? "" : " ") + a;
-    return Error(Errc::invalid_input, "the command [" + shown + "] failed: exit status " + std::to_string(code));
-  }
+  if (code != 0) return command_failed(r.args, code);
   return {};
 }
 
@@ -474,19 +478,13 @@ Status flat_execute(StepContext& c, State& s, const std::vector<FlatOp>& ops, in
     (void)added;
     return {};
   }
-  TRY_ASSIGN(auto img, store_state(store, *c.ws, base));
-  for (const auto& l : img.manifest.layers) TRY(c.ws->protect_blob(l.digest));
-  img.config.config.volumes.clear();
-  img.config.config.healthcheck.reset();
   engine::RunOptions o;
+  TRY_ASSIGN(auto img, build_container_image(c, base, &o));
   o.entrypoint = std::vector<std::string>{engine::kInitPath, "--pause"};
   o.init = true;
   o.user = "0:0";
   o.workdir = "/";
   o.network = c.opts->network;
-  o.labels["io.berth.build"] = "1";
-  o.transient_rootfs = true;
-  o.name = "berth-build-" + Digest::of(unique_name("f")).hex().substr(0, 12);
   TRY_ASSIGN(engine::Container ct, e.create(img, "", o));
   struct Remove {
     engine::Engine& e;
