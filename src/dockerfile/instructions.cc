@@ -384,19 +384,30 @@ class InstructionParser {
     return {};
   }
 
-  Status maybe_json() {
+  // `text` (at `off` in the line) as the exec form: true with in_.args set
+  // when it is a JSON array of strings, false when it is not JSON at all (the
+  // caller takes its other form), an error for JSON holding non-strings.
+  Result<bool> take_json(std::string_view text, size_t off) {
     std::vector<std::string> arr;
-    switch (json_array(rest_, arr)) {
+    switch (json_array(text, arr)) {
       case Json::not_strings:
-        return error_at(ctx_, at(rest_off_), "a JSON array here must hold only strings", rest_);
+        return error_at(ctx_, at(off), "a JSON array here must hold only strings", text);
       case Json::yes:
-        if (arr.empty() && (in_.kind == Kind::run || in_.kind == Kind::shell))
-          return fail(std::string(kw_) + " requires at least one argument");
         in_.json = true;
         in_.args = std::move(arr);
-        return {};
+        return true;
       case Json::no:
         break;
+    }
+    return false;
+  }
+
+  Status maybe_json() {
+    TRY_ASSIGN(bool json, take_json(rest_, rest_off_));
+    if (json) {
+      if (in_.args.empty() && (in_.kind == Kind::run || in_.kind == Kind::shell))
+        return fail(std::string(kw_) + " requires at least one argument");
+      return {};
     }
     if (in_.kind == Kind::shell) return fail("SHELL requires the arguments to be in JSON form");
     if (rest_.empty()) return fail(std::string(kw_) + " requires at least one argument");
@@ -441,18 +452,9 @@ class InstructionParser {
   }
 
   Status copy_add() {
-    std::vector<std::string> arr;
-    switch (json_array(rest_, arr)) {
-      case Json::not_strings:
-        return error_at(ctx_, at(rest_off_), "a JSON array here must hold only strings", rest_);
-      case Json::yes:
-        in_.json = true;
-        in_.args = std::move(arr);
-        break;
-      case Json::no:
-        for (const auto& w : split_ws(rest_, rest_off_)) in_.args.emplace_back(w.text);
-        break;
-    }
+    TRY_ASSIGN(bool json, take_json(rest_, rest_off_));
+    if (!json)
+      for (const auto& w : split_ws(rest_, rest_off_)) in_.args.emplace_back(w.text);
     if (in_.args.size() < 2)
       return fail(std::string(kw_) + " requires at least two arguments: sources and a destination");
     if (!in_.json && detail::heredoc_word(in_.args.back()))
@@ -461,20 +463,11 @@ class InstructionParser {
   }
 
   Status words(bool maybe_json_list) {
-    std::vector<std::string> arr;
     if (maybe_json_list) {
-      switch (json_array(rest_, arr)) {
-        case Json::not_strings:
-          return error_at(ctx_, at(rest_off_), "a JSON array here must hold only strings", rest_);
-        case Json::yes:
-          in_.json = true;
-          for (auto& s : arr)
-            if (trim(s).empty()) return fail("VOLUME paths can not be empty");
-          in_.args = std::move(arr);
-          break;
-        case Json::no:
-          break;
-      }
+      TRY_ASSIGN(bool json, take_json(rest_, rest_off_));
+      if (json)
+        for (const auto& a : in_.args)
+          if (trim(a).empty()) return fail("VOLUME paths can not be empty");
     }
     if (!in_.json)
       for (const auto& w : split_ws(rest_, rest_off_)) in_.args.emplace_back(w.text);
@@ -496,18 +489,8 @@ class InstructionParser {
       return {};
     }
     if (typ != "CMD") return fail("unknown HEALTHCHECK type " + detail::printable(typ, 40) + " (try CMD)");
-    std::vector<std::string> arr;
-    switch (json_array(cmd, arr)) {
-      case Json::not_strings:
-        return error_at(ctx_, at(cmd_off), "a JSON array here must hold only strings", cmd);
-      case Json::yes:
-        in_.json = true;
-        in_.args = std::move(arr);
-        break;
-      case Json::no:
-        if (!cmd.empty()) in_.args = {std::string(cmd)};
-        break;
-    }
+    TRY_ASSIGN(bool json, take_json(cmd, cmd_off));
+    if (!json && !cmd.empty()) in_.args = {std::string(cmd)};
     if (in_.args.empty()) return fail("missing command after HEALTHCHECK CMD");
     return {};
   }
