@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <random>
+#include <vector>
 
 namespace berth {
 
@@ -78,6 +79,37 @@ std::string dirname_of(const std::string& path) {
   if (pos == std::string::npos) return ".";
   if (pos == 0) return "/";
   return path.substr(0, pos);
+}
+
+std::string path_clean(std::string_view p) {
+  if (p.empty()) return ".";
+  bool rooted = p[0] == '/';
+  std::vector<std::string_view> out;
+  size_t dotdots = 0;  // leading ".." kept in a relative path
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    std::string_view c = p.substr(i, j - i);
+    i = j + 1;
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (out.size() > dotdots) {
+        out.pop_back();
+      } else if (!rooted) {
+        out.push_back(c);
+        dotdots++;
+      }
+      continue;
+    }
+    out.push_back(c);
+  }
+  std::string r = rooted ? "/" : "";
+  for (size_t k = 0; k < out.size(); k++) {
+    if (k) r += '/';
+    r.append(out[k]);
+  }
+  return r.empty() ? "." : r;
 }
 
 std::string path_join(std::string_view a, std::string_view b) {

@@ -29,6 +29,9 @@ Status remove_all(const std::string& path);
 // Directories are made writable first, so unprivileged callers can empty 0555 dirs.
 Status remove_tree_at(int dirfd, const char* name, dev_t dev);
 std::string path_join(std::string_view a, std::string_view b);
+// Go's filepath.Clean, lexically: "//a/./b/../c/" -> "/a/c", "a/../../b" ->
+// "../b", "" -> "."; ".." never climbs above a leading "/".
+std::string path_clean(std::string_view p);
 std::string dirname_of(const std::string& path);
 // A process-unique name for temp files: "<prefix>.<pid>.<random>".
 std::string unique_name(std::string_view prefix);

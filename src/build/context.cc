@@ -255,7 +255,7 @@ Result<std::vector<std::string>> Source::match(std::string_view pattern) const {
   UniqueFd rootfd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd) return sys_error("open build context " + root_);
   // "/x", "../x" and "./x" all name x at the context root (filepath.Clean("/" + p)).
-  std::string cleaned = detail::clean_path("/" + std::string(pattern)).substr(1);
+  std::string cleaned = path_clean("/" + std::string(pattern)).substr(1);
   auto comps = detail::split(cleaned);
   bool wild = std::any_of(comps.begin(), comps.end(), [](const std::string& c) { return detail::has_wildcard(c); });
   if (!wild) {

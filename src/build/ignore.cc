@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/fs.h"
 #include "build/context.h"
 #include "build/ignore_match.h"
 
@@ -185,37 +186,6 @@ bool glob_matches(const Glob& g, std::string_view name) {
 
 bool has_wildcard(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
 
-std::string clean_path(std::string_view p) {
-  if (p.empty()) return ".";
-  bool rooted = p[0] == '/';
-  std::vector<std::string_view> out;
-  size_t dotdots = 0;  // leading ".." kept in a relative path
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view c = p.substr(i, j - i);
-    i = j + 1;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (out.size() > dotdots) {
-        out.pop_back();
-      } else if (!rooted) {
-        out.push_back(c);
-        dotdots++;
-      }
-      continue;
-    }
-    out.push_back(c);
-  }
-  std::string r = rooted ? "/" : "";
-  for (size_t k = 0; k < out.size(); k++) {
-    if (k) r += '/';
-    r.append(out[k]);
-  }
-  return r.empty() ? "." : r;
-}
-
 // patternmatcher's compile(): the same walk over the pattern, producing our
 // tokens instead of a regexp string, and the same choice of match kind.
 Result<PatternGlob> PatternGlob::compile(std::string_view p) {
@@ -336,7 +306,7 @@ Result<IgnoreMatcher> IgnoreMatcher::parse(std::string_view text, std::string_vi
     if (exclusion) p = trim(p.substr(1));
     std::string cleaned;
     if (!p.empty()) {
-      cleaned = detail::clean_path(p);
+      cleaned = path_clean(p);
       if (cleaned.size() > 1 && cleaned[0] == '/') cleaned.erase(0, 1);
     }
     // New(): "!" + the cleaned pattern is cleaned once more, which only

@@ -26,8 +26,6 @@ bool glob_matches(const Glob& g, std::string_view name);
 // Whether `s` has any of Go's filepath.Match metacharacters ("*?[\\").
 bool has_wildcard(std::string_view s);
 
-// Go's filepath.Clean for slash paths ("" -> ".", "a/../.." -> "..").
-std::string clean_path(std::string_view p);
 
 // One moby/patternmatcher pattern (cleaned, without "!"), with its quirks:
 // exact, prefix ("dir/**"), suffix ("**/x") or regexp-like matching.

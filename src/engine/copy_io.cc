@@ -53,28 +53,7 @@ bool copied_xattr(std::string_view name) {
   return name == "security.capability" || (name.starts_with("user.") && !name.starts_with("user.overlay."));
 }
 
-std::string clean_in_root(std::string_view p) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view c = p.substr(i, j - i);
-    i = j + 1;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(c);
-  }
-  std::string out;
-  for (auto c : parts) {
-    if (!out.empty()) out += '/';
-    out.append(c);
-  }
-  return out;
-}
+std::string clean_in_root(std::string_view p) { return path_clean("/" + std::string(p)).substr(1); }
 
 std::string parent_of(const std::string& rel) {
   auto pos = rel.rfind('/');

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/fs.h"
 
 namespace berth::engine::detail {
 
@@ -74,24 +75,6 @@ inline bool valid_utf8(std::string_view s) {
 }
 
 // Lexical cleanup of an absolute path, Go's filepath.Clean: "//a/./b/../c/" -> "/a/c".
-inline std::string clean_path(std::string_view p) {
-  std::string out;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view c = p.substr(i, j - i);
-    i = j + 1;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      size_t k = out.rfind('/');
-      out.erase(k == std::string::npos ? 0 : k);
-      continue;
-    }
-    out += '/';
-    out.append(c);
-  }
-  return out.empty() ? "/" : out;
-}
+inline std::string clean_path(std::string_view p) { return path_clean("/" + std::string(p)); }
 
 }  // namespace berth::engine::detail

@@ -43,3 +43,20 @@ TEST(Errors, TryPropagates) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::not_found);
 }
+
+// Go's filepath.Clean table (path/filepath/path_test.go), slash paths only.
+TEST(PathClean, MatchesGoClean) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"", "."},          {"abc", "abc"},       {"abc/def", "abc/def"}, {"a/b/c", "a/b/c"},
+      {".", "."},         {"..", ".."},         {"../..", "../.."},     {"../../abc", "../../abc"},
+      {"/abc", "/abc"},   {"/", "/"},           {"abc/", "abc"},        {"/abc/", "/abc"},
+      {"abc//def//ghi", "abc/def/ghi"},         {"//abc", "/abc"},      {"abc//", "abc"},
+      {"abc/./def", "abc/def"},                 {"/./abc/def", "/abc/def"}, {"abc/.", "abc"},
+      {"abc/def/ghi/../jkl", "abc/def/jkl"},    {"abc/def/../ghi/../jkl", "abc/jkl"},
+      {"abc/def/..", "abc"},                    {"abc/def/../..", "."}, {"/abc/def/../..", "/"},
+      {"abc/def/../../..", ".."},               {"/abc/def/../../..", "/"},
+      {"abc/def/../../../ghi/jkl/../../../mno", "../../mno"}, {"/../abc", "/abc"},
+      {"abc/./../def", "def"},                  {"abc//./../def", "def"}, {"abc/../../././../def", "../../def"},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(berth::path_clean(in), want) << in;
+}

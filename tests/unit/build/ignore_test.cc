@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fs.h"
 #include "build/context.h"
 #include "build/ignore_match.h"
 
@@ -221,9 +222,9 @@ TEST(Glob, GoFilepathMatch) {
   }
   EXPECT_TRUE(detail::has_wildcard("a*"));
   EXPECT_FALSE(detail::has_wildcard("plain/name.txt"));
-  EXPECT_EQ(detail::clean_path("a/../../b/./c/"), "../b/c");
-  EXPECT_EQ(detail::clean_path("/../x"), "/x");
-  EXPECT_EQ(detail::clean_path(""), ".");
+  EXPECT_EQ(path_clean("a/../../b/./c/"), "../b/c");
+  EXPECT_EQ(path_clean("/../x"), "/x");
+  EXPECT_EQ(path_clean(""), ".");
 }
 
 }  // namespace
