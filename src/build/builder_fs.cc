@@ -68,18 +68,11 @@ Status Builder::do_run(StageCtx& sc, const Instruction& ins) {
     canonical += " --mount=" + m;
     // Inputs of bind mounts are part of the key: their content for the
     // context, the source stage's key otherwise.
-    std::string from, src = ".", type = "bind";
-    for (size_t i = 0; i <= m.size();) {
-      size_t j = m.find(',', i);
-      if (j == std::string::npos) j = m.size();
-      std::string part = m.substr(i, j - i);
-      auto eq = part.find('=');
-      std::string k = part.substr(0, eq), val = eq == std::string::npos ? "" : part.substr(eq + 1);
-      if (k == "from") from = val;
-      else if (k == "source" || k == "src") src = val;
-      else if (k == "type") type = val;
-      i = j + 1;
-    }
+    // The same reading of the value as build_mount's, so the key covers what is mounted.
+    auto kv = parse_kv_csv(m);
+    std::string type = kv.count("type") ? kv["type"] : "bind";
+    std::string from = kv.count("from") ? kv["from"] : "";
+    std::string src = kv.count("source") ? kv["source"] : kv.count("src") ? kv["src"] : ".";
     if (type != "bind") continue;
     if (from.empty()) {
       TRY_ASSIGN(auto paths, context_->match(src));

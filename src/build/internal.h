@@ -70,6 +70,10 @@ struct StepContext {
 };
 Result<bool> add_upper_layer(StepContext& c, State& s, const std::string& upper, int64_t* size);
 
+// "type=bind,source=x,rw" -> {type: bind, source: x, rw: true}: the
+// key=value lists of RUN --mount (a bare key means "true"; the last wins).
+std::map<std::string, std::string> parse_kv_csv(const std::string& s);
+
 struct RunSpec {
   std::vector<std::string> args;
   std::vector<std::string> env;  // extra KEY=value (build args)

@@ -209,6 +209,21 @@ Result<MountedSource> MountedSource::mount(Store& store, WriteSession& ws, const
 
 // ---- RUN ----
 
+std::map<std::string, std::string> parse_kv_csv(const std::string& s) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    std::string part = s.substr(i, j - i);
+    auto eq = part.find('=');
+    if (!part.empty()) out[part.substr(0, eq)] = eq == std::string::npos ? "true" : part.substr(eq + 1);
+    i = j + 1;
+  }
+  return out;
+}
+
+
 namespace {
 
 // Redirects our stdout/stderr for the duration (quiet builds).
@@ -231,20 +246,6 @@ struct Silence {
     if (saved2 >= 0) ::dup2(saved2, 2), ::close(saved2);
   }
 };
-
-std::map<std::string, std::string> parse_kv_csv(const std::string& s) {
-  std::map<std::string, std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    std::string part = s.substr(i, j - i);
-    auto eq = part.find('=');
-    if (!part.empty()) out[part.substr(0, eq)] = eq == std::string::npos ? "true" : part.substr(eq + 1);
-    i = j + 1;
-  }
-  return out;
-}
 
 // RUN --mount=... to the engine's mount requests (BuildKit's mount types).
 Result<engine::MountRequest> build_mount(StepContext& c, const std::string& raw,
