@@ -35,6 +35,19 @@ Result<std::pair<std::string, std::string>> split_kv(const std::string& s, const
   return std::make_pair(s.substr(0, eq), s.substr(eq + 1));
 }
 
+// "a=1,b=2" -> {"a=1", "b=2"}: the --secret and --output value lists.
+std::vector<std::string> csv_parts(const std::string& s) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    parts.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
 std::string absolute(const std::string& p) {
   if (!p.empty() && p[0] == '/') return p;
   char buf[4096];
@@ -101,29 +114,19 @@ Result<int> cmd_build(const BuildFlags& f) {
   }
   for (const auto& s : f.secrets) {
     std::string id, src;
-    size_t i = 0;
-    while (i <= s.size()) {
-      size_t j = s.find(',', i);
-      if (j == std::string::npos) j = s.size();
-      std::string part = s.substr(i, j - i);
+    for (const auto& part : csv_parts(s)) {
       if (part.rfind("id=", 0) == 0) id = part.substr(3);
       else if (part.rfind("src=", 0) == 0) src = part.substr(4);
       else if (part.rfind("source=", 0) == 0) src = part.substr(7);
-      i = j + 1;
     }
     if (id.empty() || src.empty()) return Error(Errc::invalid_argument, "--secret " + s + ": expected id=ID,src=FILE");
     o.secrets[id] = absolute(src);
   }
   for (const auto& out : f.outputs) {
     build::Output bo;
-    size_t i = 0;
-    while (i <= out.size()) {
-      size_t j = out.find(',', i);
-      if (j == std::string::npos) j = out.size();
-      std::string part = out.substr(i, j - i);
+    for (const auto& part : csv_parts(out)) {
       if (part.rfind("type=", 0) == 0) bo.type = part.substr(5);
       else if (part.rfind("dest=", 0) == 0) bo.dest = absolute(part.substr(5));
-      i = j + 1;
     }
     if (bo.type.empty() && !out.empty() && out.find('=') == std::string::npos) {  // -o DIR
       bo.type = "local";
