@@ -19,6 +19,7 @@
 
 #include "base/fd.h"
 #include "base/fs.h"
+#include "seccomp/cache.h"
 #include "seccomp/enosys.h"
 
 namespace berth::seccomp {
@@ -317,7 +318,7 @@ Result<Program> compile_checked(const json& spec) {
 
 }  // namespace
 
-Result<Program> compile(const nlohmann::json& seccomp) {
+Result<Program> compile_uncached(const nlohmann::json& seccomp) {
   try {
     return compile_checked(seccomp);
   } catch (const std::exception& e) {

@@ -34,7 +34,11 @@ struct Program {
   std::vector<std::string> skipped_syscalls;
 };
 
-Result<Program> compile(const nlohmann::json& seccomp);
+// With a cache_dir (the runtime's <root>/.seccomp), a profile compiled
+// before under the same libseccomp, kernel and berth build is read back
+// instead of compiled (cache.h); a missing or corrupt entry is recompiled and
+// rewritten, never an error. Empty: no cache.
+Result<Program> compile(const nlohmann::json& seccomp, const std::string& cache_dir = {});
 
 // In the child after setting no_new_privs (or holding CAP_SYS_ADMIN). Returns
 // the notify listener fd when the program has NOTIFY actions, else -1; a
