@@ -1,9 +1,8 @@
 // ADD's extras: local archives extracted (with the engine's tar reader and
 // directory sink, the same confinement `berth cp` has) and http(s) sources
-// fetched with libcurl.
+// fetched with libcurl (loaded on first use by transport/curl_api.h).
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,12 +10,12 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
-#include <mutex>
 
 #include "base/fs.h"
 #include "build/context_walk.h"
 #include "build/copy_writer.h"
 #include "engine/copy_io.h"
+#include "transport/curl_api.h"
 
 namespace berth::build::detail {
 
@@ -127,37 +126,38 @@ Status add_url(const std::string& url, Writer& w, const std::string& rel, bool d
     if (name.empty()) return fail(Errc::invalid_argument, "cannot determine a file name from the URL; give one in the destination");
     target = join_path(rel, name);
   }
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  auto api = transport::curl_api();
+  if (!api.ok()) return fail(api.error().code, api.error().message);
+  const transport::CurlApi& cu = **api;
   // Unnamed: a failed download leaves nothing behind.
   UniqueFd tmp(::open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!tmp) tmp.reset(::memfd_create("berth-add", MFD_CLOEXEC));
   if (!tmp) return fail(Errc::io, std::string("temporary file: ") + std::strerror(errno));
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> c(curl_easy_init(), curl_easy_cleanup);
+  std::unique_ptr<CURL, void (*)(CURL*)> c(cu.easy_init(), cu.easy_cleanup);
   if (!c) return fail(Errc::internal, "curl_easy_init failed");
   Download d;
   d.fd = tmp.get();
   char errbuf[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c.get(), CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c.get(), CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, kConnectTimeoutSecs);
-  curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_TIME, kStallSecs);
-  curl_easy_setopt(c.get(), CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_FILETIME, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_USERAGENT, "berth");
-  curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &d);
-  CURLcode rc = curl_easy_perform(c.get());
+  cu.easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+  cu.easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  cu.easy_setopt(c.get(), CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  cu.easy_setopt(c.get(), CURLOPT_FOLLOWLOCATION, 1L);
+  cu.easy_setopt(c.get(), CURLOPT_MAXREDIRS, 10L);
+  cu.easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, kConnectTimeoutSecs);
+  cu.easy_setopt(c.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+  cu.easy_setopt(c.get(), CURLOPT_LOW_SPEED_TIME, kStallSecs);
+  cu.easy_setopt(c.get(), CURLOPT_FAILONERROR, 1L);
+  cu.easy_setopt(c.get(), CURLOPT_FILETIME, 1L);
+  cu.easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+  cu.easy_setopt(c.get(), CURLOPT_USERAGENT, "berth");
+  cu.easy_setopt(c.get(), CURLOPT_ERRORBUFFER, errbuf);
+  cu.easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, on_data);
+  cu.easy_setopt(c.get(), CURLOPT_WRITEDATA, &d);
+  CURLcode rc = cu.easy_perform(c.get());
   if (!d.status) return fail(d.status.error().code, d.status.error().str());
-  if (rc != CURLE_OK) return fail(Errc::network, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  if (rc != CURLE_OK) return fail(Errc::network, errbuf[0] ? errbuf : cu.easy_strerror(rc));
   curl_off_t filetime = -1;
-  curl_easy_getinfo(c.get(), CURLINFO_FILETIME_T, &filetime);
+  cu.easy_getinfo(c.get(), CURLINFO_FILETIME_T, &filetime);
   Item it;
   it.st.st_mode = S_IFREG | 0600;  // Docker's mode for downloads
   it.st.st_size = static_cast<off_t>(d.bytes);

@@ -1,6 +1,5 @@
 #include "transport/http.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <mutex>
 
 #include "base/fs.h"
+#include "transport/curl_api.h"
 
 namespace berth::transport {
 
@@ -40,6 +40,7 @@ const std::string& system_ca_bundle() {
 }
 
 struct Transfer {
+  const CurlApi* api = nullptr;
   const HttpRequest* req = nullptr;
   HttpResponse* resp = nullptr;
   CURL* easy = nullptr;
@@ -67,7 +68,7 @@ size_t on_write(char* data, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
   size_t len = size * n;
   long code = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  t->api->easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code >= 200 && code < 300 && t->req->sink) {
     Status s;
     if (!t->body_started) {
@@ -127,6 +128,7 @@ int seek_cb(void* ud, curl_off_t off, int origin) {
 }  // namespace
 
 struct HttpClient::Impl {
+  const CurlApi* api = nullptr;
   std::string user_agent;
   CURLSH* share = nullptr;
   std::mutex locks[CURL_LOCK_DATA_LAST];
@@ -147,15 +149,15 @@ struct HttpClient::Impl {
         return e;
       }
     }
-    return curl_easy_init();
+    return api->easy_init();
   }
   void give(CURL* e) {
     std::lock_guard g(pool_mu);
     pool.push_back(e);
   }
   ~Impl() {
-    for (CURL* e : pool) curl_easy_cleanup(e);
-    if (share) curl_share_cleanup(share);
+    for (CURL* e : pool) api->easy_cleanup(e);
+    if (share) api->share_cleanup(share);
   }
 };
 
@@ -163,24 +165,24 @@ HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::~HttpClient() = default;
 
 Result<std::shared_ptr<HttpClient>> HttpClient::create(std::string user_agent) {
-  static std::once_flag once;
-  static CURLcode init_rc = CURLE_OK;
-  std::call_once(once, [] { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init_rc != CURLE_OK) return Error(Errc::internal, std::string("curl_global_init: ") + curl_easy_strerror(init_rc));
+  // The first client loads libcurl (curl_api.h says why it is not linked).
+  TRY_ASSIGN(const CurlApi* api, curl_api());
   auto impl = std::make_unique<Impl>();
+  impl->api = api;
   impl->user_agent = std::move(user_agent);
-  impl->share = curl_share_init();
+  impl->share = api->share_init();
   if (!impl->share) return Error(Errc::internal, "curl_share_init failed");
-  curl_share_setopt(impl->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
-  curl_share_setopt(impl->share, CURLSHOPT_UNLOCKFUNC, &Impl::unlock);
-  curl_share_setopt(impl->share, CURLSHOPT_USERDATA, impl.get());
-  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  api->share_setopt(impl->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
+  api->share_setopt(impl->share, CURLSHOPT_UNLOCKFUNC, &Impl::unlock);
+  api->share_setopt(impl->share, CURLSHOPT_USERDATA, impl.get());
+  api->share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  api->share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  api->share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   return std::shared_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
+  const CurlApi& cu = *impl_->api;
   CURL* e = impl_->take();
   if (!e) return Error(Errc::internal, "curl_easy_init failed");
   struct Give {
@@ -188,90 +190,92 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
     CURL* e;
     ~Give() { i->give(e); }
   } give{impl_.get(), e};
-  curl_easy_reset(e);
+  cu.easy_reset(e);
 
   HttpResponse resp;
   Transfer t;
   t.req = &req;
   t.resp = &resp;
   t.easy = e;
+  t.api = &cu;
 
-  curl_easy_setopt(e, CURLOPT_SHARE, impl_->share);
-  curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, impl_->user_agent.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+  cu.easy_setopt(e, CURLOPT_SHARE, impl_->share);
+  cu.easy_setopt(e, CURLOPT_URL, req.url.c_str());
+  cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  cu.easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));  // libcurl reads a long
+  cu.easy_setopt(e, CURLOPT_USERAGENT, impl_->user_agent.c_str());
+  cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  cu.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  cu.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
   // A stalled transfer (under 1 byte/s for 2 minutes) is abandoned; large
   // blobs on slow links are fine, which a total timeout would not allow.
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 120L);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L << 10);  // fewer, larger writes into the content store
+  cu.easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  cu.easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 120L);
+  cu.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  cu.easy_setopt(e, CURLOPT_HEADERDATA, &t);
+  cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  cu.easy_setopt(e, CURLOPT_WRITEDATA, &t);
+  cu.easy_setopt(e, CURLOPT_BUFFERSIZE, 512L << 10);  // fewer, larger writes into the content store
 
   bool get_like = req.method == "GET" || req.method == "HEAD";
   if (get_like) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+    cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    cu.easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
   }
   if (req.method == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    cu.easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (!get_like) {
     uint64_t len = req.body_fd >= 0 ? req.body_length : req.body.size();
-    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    cu.easy_setopt(e, CURLOPT_UPLOAD, 1L);
     // The default 64 KiB upload buffer costs a read callback and a send per
     // 64 KiB; 2 MiB (libcurl's maximum) halves the CPU time of a layer push.
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(e, CURLOPT_READDATA, &t);
-    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
-    curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
-    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
-    if (req.method != "PUT") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    cu.easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
+    cu.easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    cu.easy_setopt(e, CURLOPT_READDATA, &t);
+    cu.easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
+    cu.easy_setopt(e, CURLOPT_SEEKDATA, &t);
+    cu.easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
+    if (req.method != "PUT") cu.easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
 
   struct curl_slist* hdrs = nullptr;
   struct Free {
+    const CurlApi& cu;
     curl_slist** h;
-    ~Free() { curl_slist_free_all(*h); }
-  } free_hdrs{&hdrs};
-  for (auto& h : req.headers) hdrs = curl_slist_append(hdrs, h.c_str());
+    ~Free() { cu.slist_free_all(*h); }
+  } free_hdrs{cu, &hdrs};
+  for (auto& h : req.headers) hdrs = cu.slist_append(hdrs, h.c_str());
   // No "Expect: 100-continue" round trip before each chunk.
-  hdrs = curl_slist_append(hdrs, "Expect:");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+  hdrs = cu.slist_append(hdrs, "Expect:");
+  cu.easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 
   std::string ca_blob;
   if (req.tls) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req.tls->verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req.tls->verify ? 2L : 0L);
+    cu.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req.tls->verify ? 1L : 0L);
+    cu.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req.tls->verify ? 2L : 0L);
     if (!req.tls->extra_ca_pem.empty()) {
       ca_blob = system_ca_bundle() + "\n" + req.tls->extra_ca_pem;
       curl_blob b{ca_blob.data(), ca_blob.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+      cu.easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
     }
     if (!req.tls->client_cert.empty()) {
-      curl_easy_setopt(e, CURLOPT_SSLCERT, req.tls->client_cert.c_str());
-      curl_easy_setopt(e, CURLOPT_SSLKEY, req.tls->client_key.c_str());
+      cu.easy_setopt(e, CURLOPT_SSLCERT, req.tls->client_cert.c_str());
+      cu.easy_setopt(e, CURLOPT_SSLKEY, req.tls->client_key.c_str());
     }
   }
 
-  CURLcode rc = curl_easy_perform(e);
+  CURLcode rc = cu.easy_perform(e);
   char* eff = nullptr;
-  curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
+  cu.easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
   if (eff) resp.final_url = eff;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp.status);
+  cu.easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp.status);
   if (!t.sink_status.ok()) return std::move(t.sink_status).error();
   if (t.body_too_large)
     return Error(Errc::limit, req.method + " " + req.url + ": response body over the limit of " +
                                   std::to_string(req.max_body) + " bytes");
   if (rc != CURLE_OK) {
     Errc c = rc == CURLE_OPERATION_TIMEDOUT ? Errc::timeout : Errc::network;
-    return Error(c, req.method + " " + req.url + ": " + curl_easy_strerror(rc));
+    return Error(c, req.method + " " + req.url + ": " + cu.easy_strerror(rc));
   }
   return resp;
 }
