@@ -15,6 +15,19 @@ namespace berth::cli {
 
 using nlohmann::json;
 
+namespace {
+// Where the container's network namespace can be opened: the engine's
+// mount for bridge/slirp; for none the runtime made it, so only the live
+// process names it; host has none.
+std::string sandbox_key(engine::Engine& e, const engine::Container& c) {
+  std::string mode = c.config.value("network", "bridge");
+  if (mode == "host") return "";
+  if (mode != "none") return e.paths().netns(c.id);
+  bool live = c.state == engine::State::running || c.state == engine::State::paused;
+  return live && c.pid > 0 ? "/proc/" + std::to_string(c.pid) + "/ns/net" : "";
+}
+}  // namespace
+
 json container_json(engine::Engine& e, const engine::Container& c) {
   const auto& cfg = c.config;
   auto args = cfg.value("args", json::array());
@@ -95,7 +108,7 @@ json container_json(engine::Engine& e, const engine::Container& c) {
         {"Gateway", ns.value("gateway", "")},
         {"MacAddress", ns.value("mac", "")},
         {"Ports", ports},
-        {"SandboxKey", cfg.value("network", "bridge") == "host" ? "" : e.paths().netns(c.id)}}},
+        {"SandboxKey", sandbox_key(e, c)}}},
   };
 }
 

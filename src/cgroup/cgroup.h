@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/fd.h"
 
 namespace berth::cgroup {
 
@@ -53,6 +54,21 @@ class Manager {
                                                bool systemd_path = false);
 
   virtual Status add_process(pid_t pid) = 0;       // moves pid into every controller
+
+  // The cheap way for a new process to join. A cgroup.procs write that moves
+  // another process takes the kernel's global threadgroup lock for writing,
+  // and its first use costs an RCU grace period: 6–14 ms per container on
+  // this host (docs/benchmarks.md). Instead the unified hierarchy is entered
+  // at birth, clone3(CLONE_INTO_CGROUP) with `clone_into`, and each v1
+  // hierarchy by the new, still single-threaded child writing "0" to the
+  // `tasks` fds (enter_self): a thread moving itself needs no global lock.
+  struct Entry {
+    UniqueFd clone_into;          // unified-hierarchy cgroup directory, or -1
+    std::vector<UniqueFd> tasks;  // each v1 hierarchy's `tasks`, opened for writing
+  };
+  virtual Result<Entry> entry() const = 0;
+  // In the child, right after clone: one write of "0" per fd. Allocates nothing.
+  static Status enter_self(const int* tasks_fds, size_t n);
   virtual Status update(const nlohmann::json& resources) = 0;  // live `update`
   virtual Status freeze(bool frozen) = 0;          // pause / resume; waits for FROZEN
   virtual Result<bool> frozen() = 0;

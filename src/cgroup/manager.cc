@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -41,6 +42,22 @@ Result<std::unique_ptr<Manager>> Manager::create(const std::string& cgroups_path
 Result<std::unique_ptr<Manager>> Manager::open(const std::string& cgroups_path, const std::string& container_id,
                                                bool systemd_path) {
   return make(cgroups_path, container_id, nullptr, systemd_path);
+}
+
+Status Manager::enter_self(const int* tasks_fds, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    ssize_t w;
+    do w = ::write(tasks_fds[i], "0", 1);
+    while (w < 0 && errno == EINTR);
+    if (w == 1) continue;
+    int err = errno;
+    char target[256] = "?";
+    std::string link = "/proc/self/fd/" + std::to_string(tasks_fds[i]);
+    ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (len > 0) target[len] = 0;
+    return sys_error(std::string("cgroup: join ") + target, err);
+  }
+  return Status{};
 }
 
 Status Manager::kill(int signal) {

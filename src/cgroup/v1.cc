@@ -1,6 +1,7 @@
 // cgroup v1 (and hybrid) manager: one directory per mounted hierarchy, plus
 // the matching directory in the unified mount on hybrid hosts so that
 // /proc/<pid>/cgroup "0::" agrees with the v1 paths (as runc does).
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +81,20 @@ class V1Manager final : public Manager {
     for (const auto& d : dirs_) TRY(fsio::write(d.dir, "cgroup.procs", p));
     if (!unified_.empty()) TRY(fsio::write(unified_, "cgroup.procs", p));
     return Status{};
+  }
+
+  Result<Entry> entry() const override {
+    Entry e;
+    for (const auto& d : dirs_) {
+      UniqueFd fd(::open((d.dir + "/tasks").c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) return sys_error("cgroup: open " + d.dir + "/tasks");
+      e.tasks.push_back(std::move(fd));
+    }
+    if (!unified_.empty()) {
+      e.clone_into.reset(::open(unified_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!e.clone_into) return sys_error("cgroup: open " + unified_);
+    }
+    return e;
   }
 
   Status update(const nlohmann::json& resources) override {

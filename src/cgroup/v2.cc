@@ -68,6 +68,13 @@ class V2Manager final : public Manager {
 
   Status add_process(pid_t pid) override { return fsio::write(dir_, "cgroup.procs", std::to_string(pid)); }
 
+  Result<Entry> entry() const override {
+    Entry e;
+    e.clone_into.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!e.clone_into) return sys_error("cgroup: open " + dir_);
+    return e;
+  }
+
   Status update(const nlohmann::json& resources) override {
     TRY_ASSIGN(Resources r, parse_resources(resources));
     // Only a new device list touches the device cgroup; it then gets the

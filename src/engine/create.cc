@@ -233,7 +233,9 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   in.rootfs = merged;
   in.id = c.id;
   in.cgroups_path = "/berth/" + c.id;
-  if (o.network != "host") in.netns_path = paths_.netns(c.id);
+  // none: the runtime makes the namespace (and brings lo up, as runc does);
+  // bridge and slirp join the one the engine prepares.
+  if (o.network != "host" && o.network != "none") in.netns_path = paths_.netns(c.id);
   in.mounts = std::move(mounts);
   std::string dir = paths_.dir(c.id);
   in.files = {{dir + "/hosts", "/etc/hosts"}, {dir + "/resolv.conf", "/etc/resolv.conf"},

@@ -100,18 +100,16 @@ Status setup_network(Engine& e, Container& c) {
   std::string mode = c.config.value("network", "bridge");
   c.config.erase("network_status");
   if (mode == "host") return write_network_files(e, c, "");
+  if (mode == "none") return Status{};  // the runtime's namespace; files written at create
   TRY(mkdir_p(e.paths().netns_dir(), 0755));
   std::string ns = e.paths().netns(c.id);
   (void)network::remove_netns(ns);  // a leftover from a crash
   TRY(network::create_netns(e.paths().netns_dir(), c.id));
-  if (mode == "none" || rootless_bridge(mode)) {
+  if (rootless_bridge(mode)) {
     auto s = network::bring_up_loopback(ns);
-    if (s.ok() && mode != "none") s = setup_slirp(e, c, ns);
-    if (!s.ok()) {
-      (void)network::remove_netns(ns);
-      return s;
-    }
-    return mode == "none" ? write_network_files(e, c, "") : Status{};
+    if (s.ok()) s = setup_slirp(e, c, ns);
+    if (!s.ok()) (void)network::remove_netns(ns);
+    return s;
   }
   auto ports = requested_ports(c);
   if (!ports.ok()) {
@@ -137,6 +135,7 @@ Status teardown_network(Engine& e, Container& c) {
   if (mode == "host") return Status{};
   std::string ns = e.paths().netns(c.id);
   Status first;
+  if (mode == "none" && !path_exists(ns)) return Status{};  // (made by berth before 2026-11-22 if it exists)
   if (rootless_bridge(mode)) first = stop_slirp(slirp_pid_file(e, c));
   else if (mode == "bridge") first = network::detach(bridge_for(e), c.id, ns);
   auto r = network::remove_netns(ns);

@@ -263,8 +263,8 @@ Result<json> make_spec(const SpecInputs& in) {
 
   json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}},
                                  {{"type", "cgroup"}}});
-  // none and bridge join the namespace the engine prepared (none: lo up, as
-  // in Docker); without one, the runtime makes a new, empty namespace.
+  // bridge and slirp join the namespace the engine prepared; none gets a new
+  // one from the runtime (with lo up, as in Docker).
   if (o.network != "host" && in.netns_path.empty())
     namespaces.push_back({{"type", "network"}});
   else if (o.network != "host")

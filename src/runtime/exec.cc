@@ -144,6 +144,12 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   }
   if (!process_alive(st.pid, st.pid_start)) return Error(Errc::not_found, "container " + o.id + " is not running");
   auto cg = cgroup::Manager::open(st.cgroups_path, st.id, st.systemd_cgroup);
+  int cgroup_fd = -1;  // see cgroup::Manager::Entry: no cgroup.procs write on the fast path
+  if (cg.ok()) {
+    TRY_ASSIGN(auto entry, (*cg)->entry());
+    for (auto& fd : entry.tasks) cfg.cgroup_tasks.push_back(own(fd.release()));
+    if (entry.clone_into) cgroup_fd = own(entry.clone_into.release());
+  }
 
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) return sys_error("socketpair");
@@ -171,7 +177,18 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   args.flags = CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  bool procs_write = false;
+  if (pid < 0 && cgroup_fd >= 0) {  // see spawn_init
+    args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+    args.cgroup = 0;
+    procs_write = true;
+    pid = ::syscall(SYS_clone3, &args, sizeof args);
+  }
   if (pid == 0) {
     parent_end.reset();
     cfg.sync_fd = child_end;
@@ -191,7 +208,7 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     restore();
     return e.wrap("exec in container " + o.id);
   };
-  if (cg.ok()) {
+  if (procs_write) {
     if (auto a = (*cg)->add_process(static_cast<pid_t>(pid)); !a.ok()) return fail(a.error());
   }
   if (auto r = sync_send(parent_end.get(), kSyncGo); !r.ok()) return fail(r.error());

@@ -10,7 +10,9 @@
 #include <cstdio>
 
 #include "base/fs.h"
+#include "cgroup/cgroup.h"
 #include "runtime/hooks.h"
+#include "runtime/sysctl.h"
 
 namespace berth::runtime {
 
@@ -40,6 +42,13 @@ Status join_namespaces(const InitConfig& cfg) {
         return sys_error(std::string("join ") + ns_type_name(type) + " namespace");
       ::close(fd);
     }
+  return Status{};
+}
+
+// Before any namespace is joined: the fds were opened in the runtime's view.
+Status join_cgroups(const InitConfig& cfg) {
+  TRY(cgroup::Manager::enter_self(cfg.cgroup_tasks.data(), cfg.cgroup_tasks.size()));
+  for (int fd : cfg.cgroup_tasks) ::close(fd);
   return Status{};
 }
 
@@ -79,10 +88,12 @@ void container_init(InitConfig& cfg) {
   };
   auto tag = sync_recv(sync);
   if (!tag.ok() || *tag != kSyncGo) ::_exit(1);
+  check(join_cgroups(cfg));
   check(join_namespaces(cfg));
   check(become_root_in_userns(cfg));
   if (cfg.unshare_flags && ::unshare(cfg.unshare_flags) != 0) check(sys_error("unshare cgroup namespace"));
   const Spec& s = *cfg.spec;
+  if (const Namespace* n = s.linux.ns(NsType::network); n && n->path.empty()) check(loopback_up());
   if (s.linux.ns(NsType::uts)) {
     if (!s.hostname.empty() && ::sethostname(s.hostname.data(), s.hostname.size()) != 0)
       check(sys_error("sethostname"));
@@ -131,6 +142,7 @@ void exec_init(InitConfig& cfg) {
   };
   auto tag = sync_recv(sync);
   if (!tag.ok() || *tag != kSyncGo) ::_exit(1);
+  check(join_cgroups(cfg));
   check(join_namespaces(cfg));
   check(become_root_in_userns(cfg));
   if (::chdir("/") != 0) check(sys_error("chdir /"));

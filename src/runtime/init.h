@@ -44,6 +44,7 @@ struct InitConfig {
   int unshare_flags = 0;     // namespaces made in the child after clone (cgroup)
   bool userns = false;       // the child is in a (new or joined) user namespace
   std::vector<std::pair<std::string, std::string>> cgroup_mounts;  // controller -> host dir
+  std::vector<int> cgroup_tasks;  // v1 `tasks` fds the child writes "0" to (cgroup::Manager::Entry)
   int cap_last_cap = 40;
   int null_fd = -1;          // host /dev/null, verified char 1:3 (maskedPaths)
 };

@@ -182,7 +182,13 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   cfg.userns = spec.linux.ns(NsType::user) != nullptr || in_user_namespace();
   if ((flags & CLONE_NEWUSER) && joins_other)
     return Error(Errc::unsupported, "joining namespaces by path together with a new user namespace");
-  if (plan.cgroup) cfg.cgroup_mounts = plan.cgroup->mounts();
+  int cgroup_fd = -1;
+  if (plan.cgroup) {
+    cfg.cgroup_mounts = plan.cgroup->mounts();
+    TRY_ASSIGN(auto entry, plan.cgroup->entry());
+    for (auto& fd : entry.tasks) cfg.cgroup_tasks.push_back(own(fd.release()));
+    if (entry.clone_into) cgroup_fd = own(entry.clone_into.release());
+  }
 
   // linux.timeOffsets: offsets can only be written while no process is in
   // the new time namespace, so it is made here with unshare (which moves only
@@ -214,7 +220,20 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  // A kernel before 5.7, or a cgroup it will not clone into: the slow way,
+  // the parent writes cgroup.procs.
+  bool procs_write = false;
+  if (pid < 0 && cgroup_fd >= 0) {
+    args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+    args.cgroup = 0;
+    procs_write = true;
+    pid = ::syscall(SYS_clone3, &args, sizeof args);
+  }
   if (pid == 0) {
     parent_end.reset();
     cfg.sync_fd = child_end;
@@ -238,7 +257,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
     return Status{};
   };
   if (flags & CLONE_NEWUSER) TRY(write_id_maps_for(child.pid, spec.linux));
-  if (plan.cgroup) TRY(plan.cgroup->add_process(child.pid));
+  if (procs_write) TRY(plan.cgroup->add_process(child.pid));
   TRY(sync_send(parent_end.get(), kSyncGo));
   TRY(expect(kSyncMounted));
   if (plan.before_hooks) TRY(plan.before_hooks(child.pid));

@@ -2,9 +2,15 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "base/fd.h"
 #include "base/fs.h"
 
 namespace berth::runtime {
@@ -66,6 +72,18 @@ Status apply_sysctls(const std::map<std::string, std::string>& sysctl) {
     UniqueFd f(static_cast<int>(fd));
     if (::write(f.get(), v.data(), v.size()) != static_cast<ssize_t>(v.size())) return sys_error("write sysctl " + k);
   }
+  return Status{};
+}
+
+Status loopback_up() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) return sys_error("loopback: socket");
+  struct ifreq ifr = {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return sys_error("loopback: read the flags of lo");
+  if (ifr.ifr_flags & IFF_UP) return Status{};
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_error("loopback: bring lo up");
   return Status{};
 }
 

@@ -17,5 +17,9 @@ namespace berth::runtime {
 Status validate_sysctls(const Spec& spec);
 // In the child, after pivot_root: writes /proc/sys/<key>.
 Status apply_sysctls(const std::map<std::string, std::string>& sysctl);
+// In the child, inside a network namespace the runtime made: "lo" up, as runc
+// does (its "loopback" network). A new namespace's lo is down; with it up,
+// the engine's --network none is a plain new namespace (Docker has lo up).
+Status loopback_up();
 
 }  // namespace berth::runtime
