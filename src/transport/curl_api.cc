@@ -27,8 +27,8 @@ Status resolve(void* lib, const char* soname, const char* name, Fn& out) {
 }  // namespace
 
 Result<CurlApi> load_curl_api(const char* soname) {
-  // RTLD_LOCAL: curl's ~30 dependencies must not interpose on symbols the
-  // rest of berth already resolved (OpenSSL, zlib, zstd are shared).
+  // RTLD_LOCAL: curl's symbols and those of its ~26 dependencies stay out of
+  // the global scope, so nothing loaded later binds to them by accident.
   void* lib = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* why = ::dlerror();

@@ -1,9 +1,9 @@
 // berth/transport: libcurl, loaded with dlopen on the first HTTP request.
 //
-// Why: linking libcurl makes the dynamic loader map and relocate ~30 more
+// Why: linking libcurl makes the dynamic loader map and relocate ~26 more
 // libraries (gnutls, krb5, ldap, ssh2, nghttp2, ...) at every start of
-// `berth`, ~6 ms per command, while only push/pull/copy and ADD <url> speak
-// HTTP (docs/transport.md has the numbers).
+// `berth`, 3-6 ms per command, while only push/pull/copy/login and ADD <url>
+// speak HTTP (docs/transport.md has the numbers).
 //
 // Promises:
 //  - curl_api() loads libcurl.so.4 and runs curl_global_init once per
