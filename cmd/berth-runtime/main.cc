@@ -2,6 +2,7 @@
 // (--runtime) and containerd (--runc-binary) can drive it.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
   auto args = normalize(argc, argv);
   CLI::App app{"berth-runtime: an OCI runtime (runtime-spec 1.1) with runc's command line", "berth-runtime"};
   berth::cli::Ctx ctx;
+  // runc's default for an unprivileged caller: /run is not writable, the
+  // user's runtime dir is.
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg && ::geteuid() != 0)
+    ctx.g.root = std::string(xdg) + "/berth-runtime";
   std::string log_path, log_format = "text", rootless = "auto", criu;
   bool debug = false, version = false;
   app.add_option("--root", ctx.g.root, "state directory")->capture_default_str();
@@ -61,7 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--systemd-cgroup", ctx.g.systemd_cgroup, "cgroupsPath is slice:prefix:name");
   app.add_flag("--debug", debug);
-  app.add_option("--rootless", rootless)->check(CLI::IsMember({"true", "false", "auto"}));
+  app.add_option("--rootless", rootless, "ignore cgroup permission errors (true, false, auto)")->check(CLI::IsMember({"true", "false", "auto"}));
   app.add_option("--criu", criu, "ignored");
   app.add_flag("-v,--version", version);
   app.require_subcommand(0, 1);
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
     std::printf("berth-runtime version 0.1.0\nspec: 1.1.0\n");
     return 0;
   }
+  if (rootless != "auto") ctx.g.rootless = rootless == "true";
   if (!ctx.action) {
     std::fputs(app.help().c_str(), stdout);
     return 0;

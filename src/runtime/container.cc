@@ -44,13 +44,14 @@ Result<std::string> abs_path(const std::string& p) {
   return std::string(buf);
 }
 
-// Anything beyond device rules (which a container without a cgroup of its own
-// cannot be held to anyway, but which rootless runc ignores likewise).
-bool limits_resources(const nlohmann::json& resources) {
-  if (!resources.is_object()) return false;
+// The first limit beyond device rules (which a container without a cgroup of
+// its own cannot be held to anyway, but which rootless runc ignores likewise);
+// empty when there is none.
+std::string limited_resource(const nlohmann::json& resources) {
+  if (!resources.is_object()) return "";
   for (const auto& [k, v] : resources.items())
-    if (k != "devices" && !v.is_null() && !v.empty()) return true;
-  return false;
+    if (k != "devices" && !v.is_null() && !v.empty()) return k;
+  return "";
 }
 
 // runc's AllowedDevices: whatever the spec's device rules say, a container
@@ -90,6 +91,10 @@ struct CreateGuard {
 };
 
 }  // namespace
+
+bool is_rootless(const GlobalOptions& g) {
+  return g.rootless.value_or(::geteuid() != 0 || in_user_namespace());
+}
 
 Result<Spec> saved_spec(const GlobalOptions& g, const std::string& id) {
   auto text = read_file(path_join(container_dir(g.root, id), "config.json"), 16u << 20);
@@ -143,9 +148,10 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   auto cg = cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup);
   if (cg.ok()) {
     guard.cg = std::move(*cg);
-  } else if (!in_user_namespace() || limits_resources(spec.linux.resources)) {
-    if (in_user_namespace())
-      return std::move(cg).error().wrap("rootless: resource limits need a cgroup delegated to the user");
+  } else if (std::string limit = limited_resource(spec.linux.resources); !is_rootless(g) || !limit.empty()) {
+    if (is_rootless(g))
+      return std::move(cg).error().wrap("rootless: resource limits need a cgroup delegated to the user (linux.resources." +
+                                        limit + ")");
     return std::move(cg).error();
   }
   // Rootless without a writable cgroup (none delegated): the container stays

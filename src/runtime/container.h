@@ -26,7 +26,12 @@ namespace berth::runtime {
 struct GlobalOptions {
   std::string root = "/run/berth-runtime";
   bool systemd_cgroup = false;
+  // runc's --rootless: a cgroup that cannot be made is no error while the
+  // config asks for no limit. Unset means auto: not root, or in a user namespace.
+  std::optional<bool> rootless;
 };
+
+bool is_rootless(const GlobalOptions& g);
 
 struct CreateOptions {
   std::string id;

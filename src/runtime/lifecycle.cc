@@ -1,10 +1,13 @@
 // kill / delete / state / list / pause / resume / ps / update / events: the
 // commands that act on an existing container through its state dir.
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "base/fs.h"
 #include "base/userns.h"
@@ -19,10 +22,10 @@ using nlohmann::json;
 
 namespace {
 
-Result<std::unique_ptr<cgroup::Manager>> open_cgroup(const ContainerState& st) {
+Result<std::unique_ptr<cgroup::Manager>> open_cgroup(const GlobalOptions& g, const ContainerState& st) {
   auto m = cgroup::Manager::open(st.cgroups_path, st.id, st.systemd_cgroup);
   // Rootless without a delegated cgroup the container got none (container.cc).
-  if (!m && in_user_namespace())
+  if (!m && is_rootless(g))
     return std::move(m).error().wrap("container " + st.id + ": rootless, no cgroup delegated to the user");
   if (!m) return std::move(m).error().wrap("container " + st.id);
   return m;
@@ -39,8 +42,8 @@ Status signal_init(const ContainerState& st, int sig) {
   return Status{};
 }
 
-Status signal_all(const ContainerState& st, int sig) {
-  auto m = open_cgroup(st);
+Status signal_all(const GlobalOptions& g, const ContainerState& st, int sig) {
+  auto m = open_cgroup(g, st);
   if (!m) return signal_init(st, sig);
   // Freezing first means nothing forks away between listing and signalling.
   auto fr = (*m)->frozen();
@@ -74,7 +77,7 @@ Status kill(const GlobalOptions& g, const std::string& id, int sig, bool all) {
   TRY_ASSIGN(ContainerState st, load_checked(g, id));
   CStatus s = container_status(g.root, st);
   if (s == CStatus::stopped && !all) return Error(Errc::not_found, "container " + id + " is not running");
-  if (all) return signal_all(st, sig);
+  if (all) return signal_all(g, st, sig);
   return signal_init(st, sig);
 }
 
@@ -94,7 +97,7 @@ Status remove(const GlobalOptions& g, const std::string& id, bool force) {
   if ((s == CStatus::running || s == CStatus::paused) && !force)
     return Error(Errc::busy, std::string("cannot delete container ") + id + " that is not stopped: " + status_name(s));
   if (s != CStatus::stopped) {
-    (void)signal_all(st, SIGKILL);
+    (void)signal_all(g, st, SIGKILL);
     wait_gone(st, 10000);
   }
   auto spec = saved_spec(g, id);
@@ -102,7 +105,7 @@ Status remove(const GlobalOptions& g, const std::string& id, bool force) {
     auto hs = run_hooks(spec->hooks.poststop, state_json(st, CStatus::stopped).dump(), "poststop");
     if (!hs.ok()) log_warning("container " + id + ": " + hs.error().str());
   }
-  if (auto m = open_cgroup(st); m.ok()) {
+  if (auto m = open_cgroup(g, st); m.ok()) {
     // Stragglers (e.g. exec'd processes outside the pid namespace) die too.
     for (int i = 0; i < 100; ++i) {
       auto pids = (*m)->pids();
@@ -137,7 +140,7 @@ Status pause(const GlobalOptions& g, const std::string& id) {
   TRY_ASSIGN(ContainerState st, load_checked(g, id));
   CStatus s = container_status(g.root, st);
   if (s != CStatus::running) return Error(Errc::invalid_argument, "container " + id + " is not running");
-  TRY_ASSIGN(auto m, open_cgroup(st));
+  TRY_ASSIGN(auto m, open_cgroup(g, st));
   return m->freeze(true);
 }
 
@@ -145,27 +148,50 @@ Status resume(const GlobalOptions& g, const std::string& id) {
   TRY_ASSIGN(ContainerState st, load_checked(g, id));
   CStatus s = container_status(g.root, st);
   if (s != CStatus::paused) return Error(Errc::invalid_argument, "container " + id + " is not paused");
-  TRY_ASSIGN(auto m, open_cgroup(st));
+  TRY_ASSIGN(auto m, open_cgroup(g, st));
   return m->freeze(false);
 }
 
 Result<std::vector<pid_t>> pids(const GlobalOptions& g, const std::string& id) {
   TRY_ASSIGN(ContainerState st, load_checked(g, id));
-  TRY_ASSIGN(auto m, open_cgroup(st));
-  return m->pids();
+  auto m = open_cgroup(g, st);
+  if (m.ok()) return (*m)->pids();
+  if (!is_rootless(g)) return std::move(m).error();
+  // Rootless without a cgroup: the processes are those in the init's pid
+  // namespace (exec joins it); without one of its own, only the init is known.
+  std::vector<pid_t> out;
+  if (!process_alive(st.pid, st.pid_start)) return out;
+  if (!st.has_pid_ns) return std::vector<pid_t>{st.pid};
+  auto ns_of = [](pid_t p) {
+    char buf[64] = {};
+    std::string link = "/proc/" + std::to_string(p) + "/ns/pid";
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  std::string want = ns_of(st.pid);
+  if (want.empty()) return sys_error("container " + id + ": read the init's pid namespace");
+  DIR* d = ::opendir("/proc");
+  if (!d) return sys_error("open /proc");
+  while (struct dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long p = std::strtol(e->d_name, &end, 10);
+    if (p > 0 && *end == 0 && ns_of(static_cast<pid_t>(p)) == want) out.push_back(static_cast<pid_t>(p));
+  }
+  ::closedir(d);
+  return out;
 }
 
 Status update(const GlobalOptions& g, const std::string& id, const json& resources) {
   TRY_ASSIGN(ContainerState st, load_checked(g, id));
   if (container_status(g.root, st) == CStatus::stopped)
     return Error(Errc::invalid_argument, "container " + id + " is not running");
-  TRY_ASSIGN(auto m, open_cgroup(st));
+  TRY_ASSIGN(auto m, open_cgroup(g, st));
   return m->update(resources);
 }
 
 Result<json> stats(const GlobalOptions& g, const std::string& id) {
   TRY_ASSIGN(ContainerState st, load_checked(g, id));
-  TRY_ASSIGN(auto m, open_cgroup(st));
+  TRY_ASSIGN(auto m, open_cgroup(g, st));
   TRY_ASSIGN(json data, m->stats());
   return json{{"type", "stats"}, {"id", id}, {"data", data}};
 }
