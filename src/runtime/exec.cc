@@ -142,6 +142,17 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     pid_ns.reset(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!pid_ns) return sys_error("open " + p);
   }
+  if (pid_ns && ::geteuid() != 0) {
+    // Unprivileged, we hold no CAP_SYS_ADMIN over the container's pid
+    // namespace until we are in its user namespace (runc's nsexec joins that
+    // first too). This process never needs its own user namespace back.
+    for (auto it = cfg.join_ns.begin(); it != cfg.join_ns.end(); ++it) {
+      if (it->first != NsType::user) continue;
+      if (::setns(it->second, CLONE_NEWUSER) != 0) return sys_error("join the user namespace of " + o.id);
+      cfg.join_ns.erase(it);
+      break;
+    }
+  }
   if (!process_alive(st.pid, st.pid_start)) return Error(Errc::not_found, "container " + o.id + " is not running");
   auto cg = cgroup::Manager::open(st.cgroups_path, st.id, st.systemd_cgroup);
   int cgroup_fd = -1;  // see cgroup::Manager::Entry: no cgroup.procs write on the fast path
