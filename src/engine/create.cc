@@ -36,45 +36,66 @@ struct CreateGuard {
   }
 };
 
-// Docker's "init layer": the mount points the runtime needs (the /etc files
-// berth binds in, /proc, /sys, /dev) that the image lacks are created in a
-// read-only layer of the container's own, between the image and the upper
-// dir. Without it the runtime creates them in the upper dir and `berth
-// commit` would put empty /etc/hosts files and stray mount points into the
-// new image. Returns the layer's path, or "" when the image has them all.
-// `merged` is the rootfs mounted without it; the caller remounts.
-Result<std::string> make_init_layer(const std::string& merged, const std::string& dir) {
+// Mount points (the /etc files berth binds in, /proc, /sys, /dev) that the
+// image lacks are created in a read-only layer between the image and the
+// upper dir. Without it the runtime creates them in the upper dir and
+// `berth commit` would put empty /etc/hosts files and stray mount points
+// into the new image. The layer holds only empty files and directories, so
+// it depends on nothing but which entries are missing: one shared layer per
+// such set, made once under init-layers/ (a fresh one per container cost
+// five inodes and two mkdir -p walks on every run). Returns its path, or ""
+// when the image has them all. `merged` is the image's tree (a read-only
+// view); `layers` is Paths::init_layers().
+Result<std::string> init_layer_for(const std::string& merged, const std::string& layers) {
   struct Entry {
     const char* path;
     bool is_dir;
   };
   static constexpr Entry kEntries[] = {{"proc", true}, {"sys", true}, {"dev", true}, {"etc", true},
                                        {"etc/hosts", false}, {"etc/hostname", false}, {"etc/resolv.conf", false}};
-  std::vector<const Entry*> missing;
+  unsigned mask = 0;
   struct stat st;
   // An /etc that is a symlink (or anything but a directory) is the image's
   // business: never look through it (it may point at the host's /etc from
   // here) nor shadow it with a directory.
   bool etc_ok = ::lstat((merged + "/etc").c_str(), &st) != 0 || S_ISDIR(st.st_mode);
-  for (const auto& e : kEntries) {
-    if (!etc_ok && std::string_view(e.path).starts_with("etc")) continue;
+  for (size_t i = 0; i < std::size(kEntries); i++) {
+    if (!etc_ok && std::string_view(kEntries[i].path).starts_with("etc")) continue;
     // Anything already there (a symlink included) is the image's business.
-    if (::lstat((merged + "/" + e.path).c_str(), &st) != 0) missing.push_back(&e);
+    if (::lstat((merged + "/" + kEntries[i].path).c_str(), &st) != 0) mask |= 1u << i;
   }
-  if (missing.empty()) return std::string();
-  std::string init = dir + "/init";
-  TRY(mkdir_p(init, 0755));
-  for (const auto* e : missing) {
-    std::string p = init + "/" + e->path;
-    if (e->is_dir) {
-      TRY(mkdir_p(p, 0755));
-      continue;
+  if (mask == 0) return std::string();
+  std::string layer = layers + "/" + std::to_string(mask);
+  if (path_exists(layer)) return layer;
+  // Built aside and renamed into place, so a reader never sees half a layer;
+  // a concurrent `berth create` making the same one wins or loses the rename.
+  TRY(mkdir_p(layers, 0755));
+  std::string tmp = layers + "/" + unique_name(".tmp");
+  auto build = [&]() -> Status {
+    TRY(mkdir_p(tmp, 0755));
+    for (size_t i = 0; i < std::size(kEntries); i++) {
+      if (!(mask & (1u << i))) continue;
+      std::string p = tmp + "/" + kEntries[i].path;
+      if (kEntries[i].is_dir) {
+        TRY(mkdir_p(p, 0755));
+        continue;
+      }
+      TRY(mkdir_p(dirname_of(p), 0755));  // etc/, when the image has no /etc
+      UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+      if (!fd) return sys_error("create mount point " + p);
     }
-    TRY(mkdir_p(dirname_of(p), 0755));  // etc/, when the image has no /etc
-    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) return sys_error("create mount point " + p);
+    return Status{};
+  };
+  if (auto st = build(); !st.ok()) {
+    (void)remove_all(tmp);
+    return std::move(st).error();
   }
-  return init;
+  if (::rename(tmp.c_str(), layer.c_str()) != 0) {
+    int err = errno;
+    (void)remove_all(tmp);
+    if ((err != EEXIST && err != ENOTEMPTY) || !path_exists(layer)) return sys_error("rename " + tmp + " to " + layer, err);
+  }
+  return layer;
 }
 
 std::string init_binary() {
@@ -134,7 +155,7 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
     // nothing), or the only layer itself.
     std::string view = lowers.size() == 1 ? lowers[0] : merged;
     if (lowers.size() > 1) TRY(mount_rootfs(lowers, "", "", merged));
-    auto init = make_init_layer(view, paths_.dir(c.id));
+    auto init = init_layer_for(view, paths_.init_layers());
     if (lowers.size() > 1) TRY(unmount_rootfs(merged));
     if (!init.ok()) return std::move(init).error();
     if (!init->empty()) lowers.insert(lowers.begin(), *init);
@@ -246,7 +267,6 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
       return Error(Errc::not_found, "--init: the init binary " + in.init_path + " is missing (set BERTH_INIT)");
   }
   TRY_ASSIGN(json spec, make_spec(in));
-  TRY(mkdir_p(paths_.bundle(c.id), 0700));
   TRY(write_ephemeral(paths_.bundle(c.id) + "/config.json", spec.dump(2), 0600));
   c.config["args"] = spec["process"]["args"];
   c.config["env"] = spec["process"]["env"];

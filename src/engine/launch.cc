@@ -85,7 +85,7 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
   g.root = paths.runtime_root();
   runtime::CreateOptions co;
   co.id = id;
-  co.bundle = paths.bundle(id);
+  co.bundle = path_exists(paths.legacy_bundle(id) + "/config.json") ? paths.legacy_bundle(id) : paths.bundle(id);
 
   UniqueFd listen;
   int child_fds[3] = {-1, -1, -1};

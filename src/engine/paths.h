@@ -19,12 +19,17 @@ struct Paths {
   std::string merged(const std::string& id) const { return dir(id) + "/merged"; }
   std::string upper(const std::string& id) const { return dir(id) + "/upper"; }
   std::string work(const std::string& id) const { return dir(id) + "/work"; }
-  std::string bundle(const std::string& id) const { return dir(id) + "/bundle"; }
+  // The OCI bundle is the container dir itself (config.json beside the rest;
+  // root.path is absolute). Containers made before 2026-11-22 have bundle/.
+  std::string bundle(const std::string& id) const { return dir(id); }
+  std::string legacy_bundle(const std::string& id) const { return dir(id) + "/bundle"; }
   std::string log(const std::string& id) const { return dir(id) + "/ctr.log"; }
   std::string exit_file(const std::string& id) const { return dir(id) + "/exit"; }
   std::string health_file(const std::string& id) const { return dir(id) + "/health.json"; }
   // Present while the user stopped or killed the container: no restart policy applies.
   std::string stopped_marker(const std::string& id) const { return dir(id) + "/stopped"; }
+  // Shared, immutable init layers (create.cc), one per set of missing mount points.
+  std::string init_layers() const { return root + "/init-layers"; }
   std::string events() const { return root + "/events.jsonl"; }
   std::string volumes() const { return root + "/volumes"; }
   std::string runtime_root() const { return run + "/runtime"; }
