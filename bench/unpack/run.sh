@@ -45,44 +45,47 @@ if [ ! -f "$cache/.done" ]; then
 fi
 
 # BENCH_DIR picks the filesystem unpacked onto (e.g. a tmpfs to leave the disk out).
+# FRESH_FS=1: every run unpacks onto a new ext4 (mkfs defaults, journal on) on a
+# loop file in BENCH_DIR. A long-used ext4 without a journal (this machine's
+# root) skips every inode deleted in the last 5-300 s when it allocates one
+# (ext4 recently_deleted()), so back-to-back unpacks of 28k files measure the
+# previous run's deletions more than either tool; a fresh fs measures the tool.
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/berth-bench-unpack.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+fresh=${FRESH_FS:-0}
+trap 'mountpoint -q "$work/mnt" && umount "$work/mnt"; rm -rf "$work"' EXIT
+target() {  # prints the directory a run unpacks into (a fresh fs when FRESH_FS=1)
+  if [ "$fresh" = 1 ]; then
+    mountpoint -q "$work/mnt" && umount "$work/mnt"
+    rm -f "$work/fs.img" && truncate -s 3G "$work/fs.img" && mkfs.ext4 -q -F "$work/fs.img" >/dev/null
+    mkdir -p "$work/mnt" && mount -o loop "$work/fs.img" "$work/mnt" && echo "$work/mnt"
+  else
+    rm -rf "$work/berth" "$work/umoci"; echo "$work"
+  fi
+}
 size=$(du -sb "$img/blobs" | cut -f1)
 "$tool" "$img:bench" "$work/probe"
 tree=$(du -sb "$work/probe" | cut -f1)
 files=$(find "$work/probe" | wc -l)
 rm -rf "$work/probe"
 echo "image: $((size / 1000000)) MB compressed, $((tree / 1000000)) MB / $files entries unpacked"
-echo "target fs: $(df -T "$work" | awk 'NR==2{print $2}')"
+echo "target fs: $(df -T "$work" | awk 'NR==2{print $2}')$([ "$fresh" = 1 ] && echo ", a fresh ext4 on a loop file per run")"
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-berth_cmd="$tool $img:bench $work/berth"
-umoci_cmd="umoci unpack --image $img:bench $work/umoci"
-if command -v hyperfine >/dev/null; then
-  hyperfine --style basic --warmup 1 --runs "$runs" \
-    --prepare "rm -rf $work/berth $work/umoci; sync" \
-    -n berth "$berth_cmd" -n umoci "$umoci_cmd" --export-json "$work/h.json" >&2
-  python3 - "$work/h.json" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-b, u = r["berth"]["median"], r["umoci"]["median"]
-print(f"berth unpack: median {b:.3f} s   umoci unpack: median {u:.3f} s   ratio umoci/berth = {u/b:.2f}x")
-# On a shared, CPU-saturated host wall time mostly measures the run queue;
-# CPU time (user + system) is what each tool actually costs.
-cb = r["berth"]["user"] + r["berth"]["system"]
-cu = r["umoci"]["user"] + r["umoci"]["system"]
-print(f"cpu time (user+sys, mean): berth {cb:.2f} s   umoci {cu:.2f} s   ratio umoci/berth = {cu/cb:.2f}x")
-PY
-else
-  med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# Interleaved (berth, umoci, berth, ...) so load changes hit both alike;
+# wall time and CPU time (user + system) of each run.
+for i in $(seq 1 "$runs"); do
   for name in berth umoci; do
-    cmd=${name}_cmd
-    for i in $(seq 1 "$runs"); do
-      rm -rf "$work/berth" "$work/umoci"; sync
-      s=$(date +%s.%N); ${!cmd} >/dev/null 2>&1; e=$(date +%s.%N)
-      echo "$e - $s" | bc
-    done | med > "$work/$name.med"
+    d=$(target)
+    sync
+    if [ "$name" = berth ]; then cmd=("$tool" "$img:bench" "$d/berth"); else cmd=(umoci unpack --image "$img:bench" "$d/umoci"); fi
+    /usr/bin/time -f "$name %e %U %S" -a -o "$work/times" "${cmd[@]}" >/dev/null 2>&1
   done
-  b=$(cat "$work/berth.med") u=$(cat "$work/umoci.med")
-  echo "berth unpack: median $b s   umoci unpack: median $u s   ratio umoci/berth = $(echo "scale=2; $u / $b" | bc)x"
-fi
+done
+python3 - "$work/times" <<'PY'
+import sys, statistics
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+wall = {n: statistics.median(float(r[1]) for r in rows if r[0] == n) for n in ("berth", "umoci")}
+cpu = {n: statistics.median(float(r[2]) + float(r[3]) for r in rows if r[0] == n) for n in ("berth", "umoci")}
+print(f"berth unpack: median {wall['berth']:.3f} s   umoci unpack: median {wall['umoci']:.3f} s   ratio umoci/berth = {wall['umoci']/wall['berth']:.2f}x")
+print(f"cpu time (user+sys, median): berth {cpu['berth']:.2f} s   umoci {cpu['umoci']:.2f} s   ratio umoci/berth = {cpu['umoci']/cpu['berth']:.2f}x")
+PY
