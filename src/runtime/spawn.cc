@@ -62,6 +62,48 @@ Status run_idmap_helper(const char* helper, pid_t pid, const std::vector<IdMappi
   return Status{};
 }
 
+// The runtime's own namespaces while it is in a container's: entered before
+// the clone, left (in reverse) right after it or on any error path.
+class JoinedAround {
+ public:
+  JoinedAround() = default;
+  JoinedAround(const JoinedAround&) = delete;
+  JoinedAround& operator=(const JoinedAround&) = delete;
+  ~JoinedAround() { leave(); }
+
+  Status enter(const std::vector<std::pair<NsType, int>>& targets) {
+    // setns into a mount namespace resets the cwd; relative paths given to
+    // the runtime (--pid-file) must keep their meaning.
+    cwd_.reset(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cwd_) return sys_error("open the runtime's working directory");
+    for (const auto& [type, fd] : targets) {
+      std::string mine = std::string("/proc/self/ns/") + ns_proc_name(type);
+      UniqueFd own(::open(mine.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!own) return sys_error("open " + mine);
+      if (::setns(fd, ns_clone_flag(type)) != 0)
+        return sys_error(std::string("join ") + ns_type_name(type) + " namespace (before the new user namespace)");
+      saved_.emplace_back(ns_clone_flag(type), std::move(own));
+    }
+    return Status{};
+  }
+
+  void leave() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it)
+      if (::setns(it->second.get(), it->first) != 0) {
+        // Going on in a container's namespace would let it steer the
+        // runtime's later file writes: stop here.
+        log_error(std::string("cannot return to the runtime's own namespace: ") + std::strerror(errno));
+        ::_exit(125);
+      }
+    if (!saved_.empty() && cwd_) (void)!::fchdir(cwd_.get());
+    saved_.clear();
+  }
+
+ private:
+  std::vector<std::pair<int, UniqueFd>> saved_;
+  UniqueFd cwd_;
+};
+
 }  // namespace
 
 Status write_id_maps_for(pid_t pid, const Linux& l) {
@@ -180,8 +222,16 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   }
   // Rootless berth's own namespace counts too: mknod and fresh sysfs are refused there as well.
   cfg.userns = spec.linux.ns(NsType::user) != nullptr || in_user_namespace();
-  if ((flags & CLONE_NEWUSER) && joins_other)
-    return Error(Errc::unsupported, "joining namespaces by path together with a new user namespace");
+  // A child in a new user namespace holds no capability over namespaces owned
+  // by ours, so it could not join them. runc's nsexec joins the by-path
+  // namespaces first and unshares the user namespace after; here the runtime
+  // (single-threaded) joins them itself around the clone, the child inherits
+  // them, and the runtime goes back to its own right after.
+  JoinedAround joined;
+  if ((flags & CLONE_NEWUSER) && joins_other) {
+    TRY(joined.enter(cfg.join_ns));
+    cfg.join_ns.clear();
+  }
   int cgroup_fd = -1;
   if (plan.cgroup) {
     cfg.cgroup_mounts = plan.cgroup->mounts();
@@ -240,6 +290,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
     container_init(cfg);
   }
   int clone_err = errno;
+  joined.leave();
   if (own_pid_ns) ::setns(own_pid_ns.get(), CLONE_NEWPID);
   if (own_time_ns) ::setns(own_time_ns.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone the container init", clone_err);
