@@ -222,22 +222,24 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   }
   // Rootless berth's own namespace counts too: mknod and fresh sysfs are refused there as well.
   cfg.userns = spec.linux.ns(NsType::user) != nullptr || in_user_namespace();
-  // A child in a new user namespace holds no capability over namespaces owned
-  // by ours, so it could not join them. runc's nsexec joins the by-path
-  // namespaces first and unshares the user namespace after; here the runtime
-  // (single-threaded) joins them itself around the clone, the child inherits
-  // them, and the runtime goes back to its own right after.
-  JoinedAround joined;
-  if ((flags & CLONE_NEWUSER) && joins_other) {
-    TRY(joined.enter(cfg.join_ns));
-    cfg.join_ns.clear();
-  }
   int cgroup_fd = -1;
   if (plan.cgroup) {
     cfg.cgroup_mounts = plan.cgroup->mounts();
     TRY_ASSIGN(auto entry, plan.cgroup->entry());
     for (auto& fd : entry.tasks) cfg.cgroup_tasks.push_back(own(fd.release()));
     if (entry.clone_into) cgroup_fd = own(entry.clone_into.release());
+  }
+
+  // A child in a new user namespace holds no capability over namespaces owned
+  // by ours, so it could not join them. runc's nsexec joins the by-path
+  // namespaces first and unshares the user namespace after; here the runtime
+  // (single-threaded) joins them itself around the clone, the child inherits
+  // them, and the runtime goes back to its own right after. (After the cgroup
+  // is opened: its paths are the runtime's view.)
+  JoinedAround joined;
+  if ((flags & CLONE_NEWUSER) && joins_other) {
+    TRY(joined.enter(cfg.join_ns));
+    cfg.join_ns.clear();
   }
 
   // linux.timeOffsets: offsets can only be written while no process is in
