@@ -10,56 +10,19 @@
 set -uo pipefail
 source "$BERTH_SRC/tests/e2e/lib/bundle.sh"
 source "$BERTH_SRC/tests/e2e/lib/image_fixtures.sh"
+source "$BERTH_SRC/tests/e2e/lib/rootless.sh"
 
-if [ "$(id -u)" != 0 ]; then echo "# skip: needs root to create a user"; exit 0; fi
-command -v newuidmap >/dev/null || { echo "# skip: newuidmap missing (uidmap)"; exit 0; }
+why=$(rootless_skip_reason)
+if [ -n "$why" ]; then echo "# skip: $why"; exit 0; fi
 
 T=$(e2e_tmpdir)
-U=berth-rootless-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-# A range no other test or user is likely to hold; written and removed as exact lines.
-START=$((1000000 + (RANDOM % 4096) * 65536))
-SUBLINE="$U:$START:65536"
-
-remove_line() {  # remove_line FILE LINE: drop exactly LINE, keep the file's inode and mode
-  local f=$1 l=$2
-  [ -f "$f" ] || return 0
-  grep -vxF -- "$l" "$f" >"$f.berth-test.$$" || true
-  cat "$f.berth-test.$$" >"$f"
-  rm -f "$f.berth-test.$$"
-}
-
-user_cleanup() {
-  local uid pids i
-  uid=$(id -u "$U" 2>/dev/null) || uid=
-  if [ -n "$uid" ]; then
-    # Every process of the throwaway user is ours (pause process, monitors,
-    # containers, slirp4netns): killed by pid, then waited for.
-    for i in 1 2 3 4 5; do
-      pids=$(ps -o pid= -u "$uid" 2>/dev/null | tr -s ' \n' ' ')
-      [ -z "${pids// /}" ] && break
-      # shellcheck disable=SC2086
-      kill -9 $pids 2>/dev/null
-      sleep 0.2
-    done
-    # Container processes running as subordinate uids.
-    pids=$(ps -eo pid=,uid= | awk -v s="$START" '$2 >= s && $2 < s + 65536 {print $1}')
-    # shellcheck disable=SC2086
-    [ -z "$pids" ] || kill -9 $pids 2>/dev/null
-    rm -rf --one-file-system "/tmp/berth-run-$uid"
-  fi
-  userdel -r "$U" >/dev/null 2>&1
-  [ ! -d "/home/$U" ] || rm -rf --one-file-system "/home/$U"
-  remove_line /etc/subuid "$SUBLINE"
-  remove_line /etc/subgid "$SUBLINE"
-}
-e2e_on_exit user_cleanup
-
-# No automatic subordinate ids (useradd would add its own range first): ours only.
-useradd -m -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$U" || { echo "FAIL - useradd $U"; exit 1; }
-echo "$SUBLINE" >>/etc/subuid
-echo "$SUBLINE" >>/etc/subgid
-UID_=$(id -u "$U")
-H=/home/$U
+rootless_user_setup || exit 1
+U=$RL_USER
+START=$RL_START
+UID_=$RL_UID
+H=$RL_HOME
+# berth's run dir without XDG_RUNTIME_DIR (removed once the user's processes are gone).
+rootless_cleanup_path "/tmp/berth-run-$UID_"
 STORE=$H/.local/share/berth
 RUN=/tmp/berth-run-$UID_
 
