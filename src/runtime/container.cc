@@ -96,6 +96,12 @@ bool is_rootless(const GlobalOptions& g) {
   return g.rootless.value_or(::geteuid() != 0 || in_user_namespace());
 }
 
+bool cgroup_is_callers(const cgroup::Manager& m) {
+  for (const auto& [ctrl, dir] : m.mounts())
+    if (::access(path_join(dir, "cgroup.procs").c_str(), W_OK) != 0) return false;
+  return true;
+}
+
 Result<Spec> saved_spec(const GlobalOptions& g, const std::string& id) {
   auto text = read_file(path_join(container_dir(g.root, id), "config.json"), 16u << 20);
   if (!text) return std::move(text).error().wrap("container " + id);
@@ -146,6 +152,8 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
 
   append_default_device_rules(spec.linux.resources);
   auto cg = cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup);
+  if (cg.ok() && is_rootless(g) && !cgroup_is_callers(**cg))  // not ours: dropped, never destroyed
+    cg = Error(Errc::permission, "cgroup " + (*cg)->path() + " exists and is not writable by the caller");
   if (cg.ok()) {
     guard.cg = std::move(*cg);
   } else if (std::string limit = limited_resource(spec.linux.resources); !is_rootless(g) || !limit.empty()) {

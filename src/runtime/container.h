@@ -21,6 +21,10 @@
 #include "runtime/spec.h"
 #include "runtime/state.h"
 
+namespace berth::cgroup {
+class Manager;
+}
+
 namespace berth::runtime {
 
 struct GlobalOptions {
@@ -32,6 +36,10 @@ struct GlobalOptions {
 };
 
 bool is_rootless(const GlobalOptions& g);
+// Whether the caller can move a process into every directory of m: rootless,
+// a cgroup it cannot (one of the same name made by root, say) is not the
+// container's, and is neither used, listed, signalled nor removed.
+bool cgroup_is_callers(const cgroup::Manager& m);
 
 struct CreateOptions {
   std::string id;

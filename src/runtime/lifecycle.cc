@@ -24,6 +24,8 @@ namespace {
 
 Result<std::unique_ptr<cgroup::Manager>> open_cgroup(const GlobalOptions& g, const ContainerState& st) {
   auto m = cgroup::Manager::open(st.cgroups_path, st.id, st.systemd_cgroup);
+  if (m.ok() && is_rootless(g) && !cgroup_is_callers(**m))
+    m = Error(Errc::permission, "cgroup " + (*m)->path() + " is not writable by the caller");
   // Rootless without a delegated cgroup the container got none (container.cc).
   if (!m && is_rootless(g))
     return std::move(m).error().wrap("container " + st.id + ": rootless, no cgroup delegated to the user");

@@ -177,6 +177,27 @@ steps() {
 
 steps berth
 
+# A root container with the same id has a cgroup of that name (/berth/<id>):
+# it is not the user's, so the user's container must neither fail on it nor
+# list, signal or remove what is in it.
+SHARED=rl-shared-$$
+make_busybox_bundle "$T/root-bundle" sleep 1000
+"$BRT" --root "$T/root-state" run -d --bundle "$T/root-bundle" "$SHARED" </dev/null >/dev/null 2>&1
+e2e_on_exit "'$BRT' --root '$T/root-state' delete -f $SHARED"
+rootpid=$("$BRT" --root "$T/root-state" state "$SHARED" 2>/dev/null | jq -r .pid)
+b=$(bundle shared '.process.args = ["sleep", "1000"]')
+rt berth run -d --bundle "$b" "$SHARED" </dev/null >/dev/null 2>"$T/err"
+expect_eq "berth: same id as a root container: run -d" 0 $?
+[ -s "$T/err" ] && sed 's/^/# /' "$T/err"
+userpid=$(rt berth state "$SHARED" 2>/dev/null | jq -r .pid)
+expect_eq "berth: ...ps lists only the user's container" "[$userpid]" "$(rt berth ps --format json "$SHARED" 2>&1)"
+rt berth kill --all "$SHARED" KILL; expect_eq "berth: ...kill --all" 0 $?
+check "berth: ...the user's container stops" wait_status berth "$SHARED" stopped
+rt berth delete "$SHARED"; expect_eq "berth: ...delete" 0 $?
+expect_eq "berth: ...the root container is untouched" "running $rootpid" \
+  "$("$BRT" --root "$T/root-state" state "$SHARED" 2>&1 | jq -r '"\(.status) \(.pid)"')"
+"$BRT" --root "$T/root-state" delete -f "$SHARED"
+
 # No --root: the state goes to $XDG_RUNTIME_DIR/berth-runtime (runc: .../runc).
 b=$(bundle dflt '.process.args = ["sleep", "1000"]')
 as_user "$BRT" create --bundle "$b" dflt </dev/null >/dev/null 2>"$T/err"
