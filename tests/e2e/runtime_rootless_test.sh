@@ -5,7 +5,8 @@
 # dir made here, a busybox bundle from `spec --rootless`. Covered: run (exit
 # codes, uid 0 inside mapped to the user outside, a multi-id mapping through
 # newuidmap/newgidmap), create / start / state / exec / ps / list / kill /
-# delete, the default state dir, and linux.resources without a delegated cgroup.
+# delete, the default state dir, linux.resources without a delegated cgroup,
+# and a root container of the same id (whose cgroup is not the user's).
 # Where the two runtimes differ, both behaviours are asserted and the reason is
 # in docs/runtime.md ("Rootless").
 # Needs root (to create the user), uidmap, busybox-static, jq; runc for the peer half.
