@@ -137,6 +137,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   plan.preserve_fds = o.preserve_fds;
   plan.no_pivot = o.no_pivot;
   plan.console_socket = o.console_socket;
+  plan.seccomp_cache_dir = seccomp_cache_dir(g.root);
   if (spec.process->terminal && o.console_socket.empty()) {
     // `run` in the foreground without a console socket: the process simply
     // shares our stdio (a terminal there stays the container's terminal).

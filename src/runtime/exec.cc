@@ -117,7 +117,7 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     return fd;
   };
   if (!spec.linux.seccomp.is_null()) {
-    TRY_ASSIGN(cfg.seccomp, seccomp::compile(spec.linux.seccomp));
+    TRY_ASSIGN(cfg.seccomp, seccomp::compile(spec.linux.seccomp, seccomp_cache_dir(g.root)));
     cfg.has_seccomp = true;
   }
   if (proc.terminal) {
@@ -223,10 +223,9 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     if (auto a = (*cg)->add_process(static_cast<pid_t>(pid)); !a.ok()) return fail(a.error());
   }
   if (auto r = sync_send(parent_end.get(), kSyncGo); !r.ok()) return fail(r.error());
-  std::string msg;
-  auto t = sync_recv(parent_end.get(), &msg);
-  if (!t.ok()) return fail(t.error());
-  if (*t == kSyncError) return fail(Error(Errc::io, msg));
+  auto ready = await_ready(parent_end.get(), pfd.get(), cfg.has_seccomp ? &cfg.seccomp : nullptr, static_cast<pid_t>(pid),
+                           [&] { return state_json(st, s).dump(); });
+  if (!ready.ok()) return fail(ready.error());
   // After Ready, EOF means execve succeeded (the socket is close-on-exec).
   char buf[4096];
   ssize_t n;

@@ -116,8 +116,18 @@ void container_init(InitConfig& cfg) {
   auto exe = find_executable(*cfg.process);
   if (!exe.ok()) child_fail(sync, exe.error());
   check(apply_apparmor(cfg.process->apparmor_profile));
-  check(sync_send(sync, kSyncReady));
+  // A NOTIFY profile's listener must reach the agent before `create` reports
+  // the container created, so then the process is finished here, as runc
+  // always does it: privileges dropped and the filter loaded before Ready
+  // (startContainer hooks then run as the container user, under the filter).
+  const bool settle_early = cfg.has_seccomp && cfg.seccomp.notify;
+  if (settle_early) {
+    close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd, sync});
+    check(drop_privileges(cfg));
+  }
+  check(sync_write(sync, kSyncReady));
   ::close(sync);
+  cfg.sync_fd = -1;
   if (cfg.fifo_fd >= 0) {
     // Blocks until `start` writes a byte: the container stays "created".
     char c;
@@ -130,7 +140,8 @@ void container_init(InitConfig& cfg) {
   if (auto st = run_start_hooks(cfg, state); !st.ok()) late_fail(st.error());
   // CVE-2024-21626: nothing of ours survives into the container process.
   close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
-  if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
+  if (!settle_early)
+    if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
   late_fail(exec_process(*cfg.process, *exe));
 }
 
@@ -153,12 +164,12 @@ void exec_init(InitConfig& cfg) {
   if (!exe.ok()) child_fail(sync, exe.error());
   check(apply_apparmor(cfg.process->apparmor_profile));
   close_fds_from(3 + cfg.preserve_fds, {sync});
-  check(drop_privileges(cfg));
+  check(drop_privileges(cfg));  // a notify listener goes to the parent here
   // The last message: exec closes the socket (O_CLOEXEC), which the parent
   // reads as success; an exec failure is reported after it.
-  check(sync_send(sync, kSyncReady));
+  check(sync_write(sync, kSyncReady));
   Error e = exec_process(*cfg.process, *exe);
-  (void)sync_send(sync, kSyncError, e.str());
+  (void)sync_write(sync, kSyncError, e.str());
   ::_exit(127);
 }
 

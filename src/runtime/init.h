@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,12 +20,17 @@
 namespace berth::runtime {
 
 // Messages on the parent<->child socketpair: one byte tag, then for 'E' a
-// one-line error message.
+// one-line error message, for 'S' the child's seccomp notify listener fd
+// number (the parent copies it with pidfd_getfd); the child goes on only
+// after 'D', once the agent at listenerPath holds it, so the process never
+// runs without its agent.
 enum SyncTag : char {
   kSyncGo = 'G',        // parent -> child: mappings written, cgroup joined
   kSyncMounted = 'M',   // child -> parent: rootfs mounted, run createRuntime hooks
   kSyncHooksDone = 'H', // parent -> child: hooks ran, pivot and finish
   kSyncReady = 'R',     // child -> parent: blocked on exec.fifo (or exec'ing)
+  kSyncSeccomp = 'S',   // child -> parent: the notify listener, for listenerPath
+  kSyncSeccompDone = 'D',  // parent -> child: the agent has the listener
   kSyncError = 'E',
 };
 
@@ -72,7 +78,17 @@ Status apply_apparmor(const std::string& profile);
 // Sync helpers (child side aborts the init on error).
 Status sync_send(int fd, char tag, std::string_view msg = {});
 Result<char> sync_recv(int fd, std::string* msg = nullptr);
+// Child side once its seccomp filter may be live: write(2), the one syscall
+// compile() refuses to NOTIFY (runc's rule), so no agent is needed to pass.
+// A dead parent means SIGPIPE, which ends the child as it should.
+Status sync_write(int fd, char tag, std::string_view msg = {});
 [[noreturn]] void child_fail(int sync_fd, const Error& e);
+// Parent side, until kSyncReady: a kSyncSeccomp listener on the way is
+// copied from the child (pidfd), sent to prog's listenerPath with the
+// container process state (pid: the new process; state: state_json() text)
+// and acknowledged. 'E' and anything unexpected are errors.
+Status await_ready(int sync_fd, int pidfd, const seccomp::Program* prog, pid_t pid,
+                   const std::function<std::string()>& state_json);
 
 // Close every fd >= first except those listed (CVE-2024-21626).
 void close_fds_from(int first, const std::vector<int>& keep);

@@ -34,10 +34,22 @@ Status sync_send(int fd, char tag, std::string_view msg) {
   }
 }
 
+Status sync_write(int fd, char tag, std::string_view msg) {
+  std::string buf(1, tag);
+  buf.append(msg.substr(0, 4000));
+  for (;;) {
+    ssize_t n = ::write(fd, buf.data(), buf.size());
+    if (n >= 0) return Status{};
+    if (errno != EINTR) return sys_error("sync with the runtime");
+  }
+}
+
 Result<char> sync_recv(int fd, std::string* msg) {
   char buf[4096];
   for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    // read(2), not recv: the child may be under a filter that notifies
+    // recvfrom (runc's sync uses read/write too).
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error("sync with the container process");
     if (n == 0) return Error(Errc::io, "the container process exited during setup");
@@ -49,6 +61,28 @@ Result<char> sync_recv(int fd, std::string* msg) {
 void child_fail(int sync_fd, const Error& e) {
   (void)sync_send(sync_fd, kSyncError, e.str());
   ::_exit(1);
+}
+
+Status await_ready(int sync_fd, int pidfd, const seccomp::Program* prog, pid_t pid,
+                   const std::function<std::string()>& state_json) {
+  for (;;) {
+    std::string msg;
+    TRY_ASSIGN(char t, sync_recv(sync_fd, &msg));
+    if (t == kSyncReady) return Status{};
+    if (t == kSyncError) return Error(Errc::io, msg);
+    if (t != kSyncSeccomp || !prog || !prog->notify || msg.empty() || msg.size() > 9 ||
+        msg.find_first_not_of("0123456789") != std::string::npos)
+      return Error(Errc::internal, "unexpected message from the container process");
+    // Copied out of the child (it keeps its own until our answer), so the
+    // child needs no sendmsg under a filter that may notify it.
+    UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, std::stoi(msg), 0)));
+    if (!listener) return sys_error("seccomp: copying the notify listener out of pid " + std::to_string(pid));
+    auto state = nlohmann::json::parse(state_json(), nullptr, false);
+    if (state.is_discarded()) return Error(Errc::internal, "seccomp listener: the container state is not JSON");
+    TRY(seccomp::send_listener(*prog, listener.get(), pid, state));
+    listener.reset();
+    TRY(sync_send(sync_fd, kSyncSeccompDone));
+  }
 }
 
 void close_fds_from(int first, const std::vector<int>& keep_in) {
@@ -161,7 +195,17 @@ Status set_caps(const InitConfig& cfg) {
 Status load_seccomp(const InitConfig& cfg) {
   int rc = seccomp::load(cfg.seccomp);
   if (rc < 0 && rc != -1) return sys_error("load seccomp filter", -rc);
-  if (rc >= 0) ::close(rc);  // notify listeners are not forwarded yet
+  if (rc < 0) return Status{};
+  // The filter is live and nobody else holds the listener yet: a notified
+  // syscall now would wait forever. So, as runc does, only write(2) (which
+  // compile() refuses to NOTIFY) tells the parent the fd number; it copies
+  // the fd with pidfd_getfd and hands it to the agent, after which anything
+  // notified (our read, close) just waits for the agent.
+  UniqueFd listener(rc);
+  if (cfg.sync_fd < 0) return Error(Errc::internal, "seccomp notify listener with no runtime to hand it to");
+  TRY(sync_write(cfg.sync_fd, kSyncSeccomp, std::to_string(rc)));
+  TRY_ASSIGN(char t, sync_recv(cfg.sync_fd));
+  if (t != kSyncSeccompDone) return Error(Errc::io, "seccomp listener: the runtime did not confirm the hand-over");
   return Status{};
 }
 }  // namespace

@@ -187,7 +187,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
     return fd;
   };
   if (!spec.linux.seccomp.is_null()) {
-    TRY_ASSIGN(cfg.seccomp, seccomp::compile(spec.linux.seccomp));
+    TRY_ASSIGN(cfg.seccomp, seccomp::compile(spec.linux.seccomp, plan.seccomp_cache_dir));
     cfg.has_seccomp = true;
   }
   TRY_ASSIGN(auto null_fd, open_dev_null_verified());
@@ -315,7 +315,9 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   TRY(expect(kSyncMounted));
   if (plan.before_hooks) TRY(plan.before_hooks(child.pid));
   TRY(sync_send(parent_end.get(), kSyncHooksDone, plan.state_for_child ? plan.state_for_child() : std::string()));
-  TRY(expect(kSyncReady));
+  // A NOTIFY profile's listener arrives before Ready and goes to the agent.
+  TRY(await_ready(parent_end.get(), child.pidfd.get(), cfg.has_seccomp ? &cfg.seccomp : nullptr, child.pid,
+                  plan.state_for_child ? plan.state_for_child : [] { return std::string("{}"); }));
   return child;
 }
 

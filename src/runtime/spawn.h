@@ -27,6 +27,7 @@ struct SpawnPlan {
   bool no_pivot = false;
   int fifo_fd = -1;
   cgroup::Manager* cgroup = nullptr;
+  std::string seccomp_cache_dir;  // seccomp::compile's cache; empty: none
   // Runs in the parent once the rootfs is mounted (prestart, createRuntime).
   std::function<Status(pid_t)> before_hooks;
   // The state JSON handed to the child for startContainer hooks.

@@ -44,6 +44,7 @@ std::string container_dir(const std::string& root, const std::string& id) { retu
 std::string fifo_path(const std::string& root, const std::string& id) {
   return path_join(container_dir(root, id), "exec.fifo");
 }
+std::string seccomp_cache_dir(const std::string& root) { return path_join(root, ".seccomp"); }
 
 // The state directory describes live processes, so it means nothing after a
 // reboot: fsync (file and directory, ~5-15 ms each on a disk-backed /run) buys

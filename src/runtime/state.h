@@ -43,6 +43,9 @@ struct ContainerState {
 Status validate_id(const std::string& id);
 std::string container_dir(const std::string& root, const std::string& id);
 std::string fifo_path(const std::string& root, const std::string& id);
+// <root>/.seccomp: compiled seccomp programs (seccomp::compile's cache). Ids
+// cannot start with '.', so it never reads as a container.
+std::string seccomp_cache_dir(const std::string& root);
 
 // Atomic replace (temp + rename) without fsync: for files in the state
 // directory, which a reboot makes meaningless anyway.

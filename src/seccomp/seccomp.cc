@@ -276,8 +276,9 @@ Result<Program> compile_checked(const json& spec) {
           return bad(w + ".names[" + std::to_string(j) + "]: expected a syscall name");
         const std::string& name = n.get_ref<const std::string&>();
         if (action == SCMP_ACT_NOTIFY) {
-          // The runtime writes the listener fd to a socket after loading; a
-          // notify on write would deadlock the container's own start.
+          // The runtime tells its parent the listener fd with write once
+          // the filter is live, before anyone else holds the listener: a
+          // notify there would wait for an agent that never comes.
           if (name == "write") return bad(w + ": SCMP_ACT_NOTIFY cannot be used for write");
           prog.notify = true;
         }
