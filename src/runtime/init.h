@@ -30,6 +30,7 @@ enum SyncTag : char {
   kSyncHooksDone = 'H', // parent -> child: hooks ran, pivot and finish
   kSyncReady = 'R',     // child -> parent: blocked on exec.fifo (or exec'ing)
   kSyncSeccomp = 'S',   // child -> parent: the notify listener, for listenerPath
+  kSyncSeccompPass = 'P',  // parent -> child: pidfd_getfd refused, send it (SCM_RIGHTS)
   kSyncSeccompDone = 'D',  // parent -> child: the agent has the listener
   kSyncError = 'E',
 };

@@ -63,6 +63,56 @@ void child_fail(int sync_fd, const Error& e) {
   ::_exit(1);
 }
 
+namespace {
+// The fallback hand-over of the notify listener: one message with the fd as
+// SCM_RIGHTS (used only when pidfd_getfd is refused, see await_ready).
+Status send_fd(int sock, char tag, int fd) {
+  char data = tag;
+  iovec iov{&data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  for (;;) {
+    if (::sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0) return Status{};
+    if (errno != EINTR) return sys_error("seccomp: sending the notify listener to the runtime");
+  }
+}
+
+Result<UniqueFd> recv_fd(int sock, char want) {
+  char data[4096];
+  iovec iov{data, sizeof data};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return sys_error("sync with the container process");
+  UniqueFd fd;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int v;
+      std::memcpy(&v, CMSG_DATA(c), sizeof v);
+      fd.reset(v);
+    }
+  if (n == 0) return Error(Errc::io, "the container process exited during setup");
+  if (data[0] == kSyncError) return Error(Errc::io, std::string(data + 1, static_cast<size_t>(n - 1)));
+  if (data[0] != want || !fd) return Error(Errc::internal, "unexpected message from the container process");
+  return fd;
+}
+}  // namespace
+
 Status await_ready(int sync_fd, int pidfd, const seccomp::Program* prog, pid_t pid,
                    const std::function<std::string()>& state_json) {
   for (;;) {
@@ -76,7 +126,16 @@ Status await_ready(int sync_fd, int pidfd, const seccomp::Program* prog, pid_t p
     // Copied out of the child (it keeps its own until our answer), so the
     // child needs no sendmsg under a filter that may notify it.
     UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, std::stoi(msg), 0)));
-    if (!listener) return sys_error("seccomp: copying the notify listener out of pid " + std::to_string(pid));
+    if (!listener) {
+      // pidfd_getfd needs ptrace rights over the child, which an unprivileged
+      // runtime loses once the child changed uid (no longer dumpable): then
+      // the child sends it (sendmsg must not be notified in that case).
+      int err = errno;
+      if (err != EPERM && err != EACCES)
+        return sys_error("seccomp: copying the notify listener out of pid " + std::to_string(pid), err);
+      TRY(sync_send(sync_fd, kSyncSeccompPass));
+      TRY_ASSIGN(listener, recv_fd(sync_fd, kSyncSeccomp));
+    }
     auto state = nlohmann::json::parse(state_json(), nullptr, false);
     if (state.is_discarded()) return Error(Errc::internal, "seccomp listener: the container state is not JSON");
     TRY(seccomp::send_listener(*prog, listener.get(), pid, state));
@@ -205,6 +264,10 @@ Status load_seccomp(const InitConfig& cfg) {
   if (cfg.sync_fd < 0) return Error(Errc::internal, "seccomp notify listener with no runtime to hand it to");
   TRY(sync_write(cfg.sync_fd, kSyncSeccomp, std::to_string(rc)));
   TRY_ASSIGN(char t, sync_recv(cfg.sync_fd));
+  if (t == kSyncSeccompPass) {
+    TRY(send_fd(cfg.sync_fd, kSyncSeccomp, rc));
+    TRY_ASSIGN(t, sync_recv(cfg.sync_fd));
+  }
   if (t != kSyncSeccompDone) return Error(Errc::io, "seccomp listener: the runtime did not confirm the hand-over");
   return Status{};
 }
