@@ -8,6 +8,7 @@
 # <root>/.seccomp.
 set -uo pipefail
 source "$BERTH_SRC/tests/e2e/lib/bundle.sh"
+source "$BERTH_SRC/tests/e2e/lib/rootless.sh"
 T=$(e2e_tmpdir)
 AGENT=$T/agent.py
 cat >"$AGENT" <<'PY'
@@ -268,4 +269,38 @@ expect_eq "cache: ... and the entry is rewritten" "$GOOD" "$(sha256sum <"$ENTRY"
 printf 'garbage' >"$ENTRY"
 OUT=$(cd "$B4" && "$RB" --root "$C" run "sc-$$" 2>&1)
 check "cache: garbage is a miss too" has "$OUT" 'q=1'
+
+# An unprivileged runtime whose container process is not the user itself
+# (uid 1000 inside, a subordinate id outside): the child is no longer
+# dumpable, so pidfd_getfd is refused; berth-runtime falls back to SCM_RIGHTS.
+why=$(rootless_skip_reason)
+if [ -n "$why" ]; then
+  echo "# skip rootless part: $why"
+else
+  chmod 711 "$T"
+  rootless_user_setup || exit 1
+  chmod 666 "$T/berth.sock"
+  RLB=$T/rl-bundle
+  mkdir -p "$RLB" && make_busybox_rootfs "$RLB/rootfs" && chmod 1777 "$RLB/rootfs/tmp"
+  chown -R "$RL_UID:$RL_GID" "$RLB"
+  as_user "$RB" spec --rootless -b "$RLB"
+  jq '.linux.uidMappings = [{"containerID":0,"hostID":'"$RL_UID"',"size":1},{"containerID":1,"hostID":'"$RL_START"',"size":65536}]
+      | .linux.gidMappings = [{"containerID":0,"hostID":'"$RL_GID"',"size":1},{"containerID":1,"hostID":'"$RL_START"',"size":65536}]
+      | .process.terminal = false | .root.readonly = false | .process.user = {"uid": 1000, "gid": 1000}
+      | .process.args = ["sh", "-c", "mkdir /tmp/r; echo r=$?; id -u"]
+      | .linux.seccomp = '"$(notify_profile "$T/berth.sock")" "$RLB/config.json" >"$RLB/c" && mv "$RLB/c" "$RLB/config.json"
+  chown "$RL_UID" "$RLB/config.json"
+  for impl in berth runc; do
+    if [ $impl = berth ]; then RTBIN=$RB; else RTBIN=$(command -v runc) || continue; fi
+    mkdir -m 700 "$T/rl-root-$impl" && chown "$RL_UID" "$T/rl-root-$impl"
+    OUT=$(as_user sh -c "cd '$RLB' && '$RTBIN' --root '$T/rl-root-$impl' run rl-$impl-$$" 2>&1)
+    if [ $impl = berth ]; then
+      check "berth: rootless, container uid 1000: the agent answers (listener sent with SCM_RIGHTS)" \
+        sh -c 'printf %s "$1" | grep -q r=1 && printf %s "$1" | grep -qx 1000' _ "$OUT"
+    else
+      echo "# runc: rootless, container uid 1000: $(printf %s "$OUT" | grep -o 'performing SYS_PIDFD_GETFD[^"]*' || echo "${OUT:0:120}")"
+    fi
+    as_user "$RTBIN" --root "$T/rl-root-$impl" delete --force "rl-$impl-$$" >/dev/null 2>&1
+  done
+fi
 e2e_finish
