@@ -15,7 +15,6 @@
 
 #include "base/fd.h"
 #include "base/fs.h"
-#include "digest/digest.h"
 
 #ifndef BERTH_SECCOMP_SOURCE_ID
 #define BERTH_SECCOMP_SOURCE_ID "unknown"
@@ -28,9 +27,11 @@ namespace {
 constexpr char kMagic[8] = {'B', 'R', 'T', 'H', 'S', 'C', 'M', 'P'};
 // Bump when the layout below changes (the source id covers compile() itself).
 constexpr uint32_t kFormat = 1;
-constexpr size_t kHexLen = 64;
-// magic, format, reserved, key hex, body length, body sha256 hex.
-constexpr size_t kHeaderLen = sizeof kMagic + 4 + 4 + kHexLen + 8 + kHexLen;
+constexpr size_t kNameLen = 16;  // hex of the key's 64-bit FNV-1a hash
+// magic, format, reserved, key length, body length, body FNV-1a; then key, body.
+constexpr size_t kHeaderLen = sizeof kMagic + 4 + 4 + 8 + 8 + 8;
+// The key holds the whole profile; Docker's default dumps to ~25 KB.
+constexpr size_t kMaxKey = 4u << 20;
 // Far above a real program (BPF_MAXINSNS * 8 plus names); bounds the read.
 constexpr size_t kMaxBody = 1u << 20;
 // A cache that grew past this (many distinct profiles, leftover temp files)
@@ -112,8 +113,22 @@ std::optional<Program> program_of(std::string_view body) {
   return p;
 }
 
-bool is_hex_key(const std::string& k) {
-  if (k.size() != kHexLen) return false;
+// Not a cryptographic hash on purpose: it only names the file (and catches a
+// damaged body); an entry is used only when its stored key equals the whole
+// key, so a crafted collision can evict an entry but never be loaded for
+// another profile. (sha256 would pull libcrypto into berth-runtime: +2 ms on
+// each of its two execs per container, more than the hashing it would do.)
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool is_file_name(const std::string& k) {
+  if (k.size() != kNameLen) return false;
   for (char c : k)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
@@ -164,17 +179,24 @@ std::optional<std::string> key(const nlohmann::json& seccomp) {
                       : std::string("?");
   struct utsname u{};
   ::uname(&u);
-  Hasher h;
-  // Length-prefixed fields so no two different inputs hash the same stream.
-  std::string pre;
-  put_u32(pre, kFormat);
+  // Length-prefixed fields so no two different inputs give the same key.
+  std::string k;
+  put_u32(k, kFormat);
   for (std::string_view f : {std::string_view(BERTH_SECCOMP_SOURCE_ID), std::string_view(lib),
                              std::string_view(u.release), std::string_view(u.machine)})
-    put_str(pre, f);
-  put_u64(pre, profile.size());
-  h.update(pre);
-  h.update(profile);
-  return h.finish().hex();
+    put_str(k, f);
+  put_u64(k, profile.size());
+  k.append(profile);
+  if (k.size() > kMaxKey) return std::nullopt;
+  return k;
+}
+
+std::string file_name(const std::string& key) {
+  static const char* kHex = "0123456789abcdef";
+  uint64_t h = fnv1a(key);
+  std::string out(kNameLen, '0');
+  for (size_t i = 0; i < kNameLen; ++i) out[kNameLen - 1 - i] = kHex[(h >> (4 * i)) & 0xf];
+  return out;
 }
 
 std::string encode(const Program& p, const std::string& key) {
@@ -182,39 +204,37 @@ std::string encode(const Program& p, const std::string& key) {
   std::string out(kMagic, sizeof kMagic);
   put_u32(out, kFormat);
   put_u32(out, 0);
-  out.append(key);
+  put_u64(out, key.size());
   put_u64(out, body.size());
-  out.append(Digest::of(body).hex());
+  put_u64(out, fnv1a(body));
+  out.append(key);
   out.append(body);
   return out;
 }
 
 std::optional<Program> decode(std::string_view bytes, const std::string& key) {
-  if (!is_hex_key(key) || bytes.size() < kHeaderLen) return std::nullopt;
+  if (bytes.size() < kHeaderLen) return std::nullopt;
   Reader r{bytes};
   char magic[sizeof kMagic];
   r.take(magic, sizeof magic);
   if (std::memcmp(magic, kMagic, sizeof kMagic) != 0 || r.u32() != kFormat || r.u32() != 0) return std::nullopt;
-  std::string_view stored_key = r.in.substr(0, kHexLen);
-  if (stored_key != key) return std::nullopt;
-  r.in.remove_prefix(kHexLen);
-  uint64_t len = r.u64();
-  std::string_view sum = r.in.substr(0, kHexLen);
-  r.in.remove_prefix(kHexLen);
-  if (r.bad || len > kMaxBody || r.in.size() != len) return std::nullopt;
-  if (Digest::of(r.in).hex() != sum) return std::nullopt;
+  uint64_t key_len = r.u64(), len = r.u64(), sum = r.u64();
+  if (r.bad || key_len != key.size() || len > kMaxBody || r.in.size() != key_len + len) return std::nullopt;
+  if (r.in.substr(0, key_len) != key) return std::nullopt;
+  r.in.remove_prefix(key_len);
+  if (fnv1a(r.in) != sum) return std::nullopt;
   return program_of(r.in);
 }
 
 std::optional<Program> load(const std::string& dir, const std::string& key) {
-  if (!is_hex_key(key)) return std::nullopt;
+  std::string name = file_name(key);
   UniqueFd dfd = open_dir(dir, false);
   if (!dfd) return std::nullopt;
-  UniqueFd fd(::openat(dfd.get(), key.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  UniqueFd fd(::openat(dfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return std::nullopt;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
-      st.st_size < static_cast<off_t>(kHeaderLen) || static_cast<uint64_t>(st.st_size) > kHeaderLen + kMaxBody)
+      st.st_size < static_cast<off_t>(kHeaderLen) || static_cast<uint64_t>(st.st_size) > kHeaderLen + kMaxKey + kMaxBody)
     return std::nullopt;
   std::string bytes(static_cast<size_t>(st.st_size), '\0');
   auto got = read_full(fd.get(), bytes.data(), bytes.size());
@@ -223,7 +243,7 @@ std::optional<Program> load(const std::string& dir, const std::string& key) {
 }
 
 void store(const std::string& dir, const std::string& key, const Program& p) {
-  if (!is_hex_key(key)) return;
+  std::string name = file_name(key);
   UniqueFd dfd = open_dir(dir, true);
   if (!dfd) return;
   if (walk_dir(dfd.get(), false) >= kMaxEntries) walk_dir(dfd.get(), true);
@@ -233,7 +253,7 @@ void store(const std::string& dir, const std::string& key, const Program& p) {
   std::string bytes = encode(p, key);
   bool ok = write_all(fd.get(), bytes.data(), bytes.size()).ok();
   fd.reset();
-  if (!ok || ::renameat(dfd.get(), tmp.c_str(), dfd.get(), key.c_str()) != 0) ::unlinkat(dfd.get(), tmp.c_str(), 0);
+  if (!ok || ::renameat(dfd.get(), tmp.c_str(), dfd.get(), name.c_str()) != 0) ::unlinkat(dfd.get(), tmp.c_str(), 0);
 }
 
 }  // namespace cache

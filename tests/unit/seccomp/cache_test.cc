@@ -39,7 +39,7 @@ void expect_same(const Program& a, const Program& b) {
 struct CacheDir {
   TempDir tmp = std::move(*TempDir::create("/tmp", "berth-seccomp-cache"));
   std::string dir = tmp.path() + "/.seccomp";
-  std::string entry(const json& j) const { return dir + "/" + *cache::key(j); }
+  std::string entry(const json& j) const { return dir + "/" + cache::file_name(*cache::key(j)); }
 };
 
 Program must(Result<Program> r) {
@@ -142,7 +142,24 @@ TEST(SeccompCache, KeysFollowTheProfileNotItsSpelling) {
   EXPECT_NE(ka, kd);
   EXPECT_NE(kc, kd);
   EXPECT_NE(*cache::key(default_profile({})), *cache::key(default_profile({"CAP_SYS_ADMIN"})));
-  EXPECT_EQ(ka.size(), 64u);
+  EXPECT_EQ(cache::file_name(ka).size(), 16u);
+  EXPECT_NE(cache::file_name(ka), cache::file_name(kc));
+}
+
+TEST(SeccompCache, AnotherKeysEntryUnderTheSameNameIsAMiss) {
+  // File names are a 64-bit hash: a (crafted) collision must not hand one
+  // profile's program to another. Plant the other profile's entry under
+  // this profile's name; compile() must not return it.
+  CacheDir c;
+  json j = notify_profile();
+  json other = default_profile({});
+  Program theirs = must(compile_uncached(other));
+  ASSERT_TRUE(compile(other, c.dir).ok());  // makes the cache dir
+  ASSERT_TRUE(atomic_write_file(c.entry(j), cache::encode(theirs, *cache::key(other)), 0600).ok());
+  Program got = must(compile(j, c.dir));
+  Program want = must(compile_uncached(j));
+  EXPECT_EQ(got.filter.size(), want.filter.size());
+  EXPECT_NE(got.filter.size(), theirs.filter.size());
 }
 
 TEST(SeccompCache, InvalidProfilesAreNotCached) {
