@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
@@ -95,6 +96,16 @@ Result<UniqueFd> recv_fd(int sock, char want) {
   mh.msg_iovlen = 1;
   mh.msg_control = control;
   mh.msg_controllen = sizeof control;
+  // The child sends it after reading our request; if the profile notifies
+  // read or sendmsg it never can (only it holds the listener): fail, not hang.
+  pollfd pfd{sock, POLLIN, 0};
+  int ready;
+  do ready = ::poll(&pfd, 1, 10000);
+  while (ready < 0 && errno == EINTR);
+  if (ready == 0)
+    return Error(Errc::io, "seccomp: the container process did not send its notify listener within 10 s "
+                           "(a profile that notifies read or sendmsg cannot work for an unprivileged runtime "
+                           "whose process changes uid)");
   ssize_t n;
   do n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
@@ -129,7 +140,7 @@ Status await_ready(int sync_fd, int pidfd, const seccomp::Program* prog, pid_t p
     if (!listener) {
       // pidfd_getfd needs ptrace rights over the child, which an unprivileged
       // runtime loses once the child changed uid (no longer dumpable): then
-      // the child sends it (sendmsg must not be notified in that case).
+      // the child sends it (so read and sendmsg must not be notified then).
       int err = errno;
       if (err != EPERM && err != EACCES)
         return sys_error("seccomp: copying the notify listener out of pid " + std::to_string(pid), err);

@@ -127,13 +127,6 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
-bool is_file_name(const std::string& k) {
-  if (k.size() != kNameLen) return false;
-  for (char c : k)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // The directory, created 0700 if absent; refused (no caching) unless it is a
 // directory of ours that nobody else can write or read.
 UniqueFd open_dir(const std::string& dir, bool create) {

@@ -256,7 +256,7 @@ bundle_patch "$B4" '.linux.seccomp = {"defaultAction":"SCMP_ACT_ALLOW","syscalls
 OUT=$(cd "$B4" && "$RB" --root "$C" run "sc-$$" 2>&1)
 check "cache: the first run applies the profile" has "$OUT" 'q=1'
 expect_eq "cache: <root>/.seccomp is 0700 with one entry" "700 1" \
-  "$(stat -c %a "$C/.seccomp" 2>/dev/null) $(ls "$C/.seccomp" 2>/dev/null | grep -c '^[0-9a-f]\{64\}$')"
+  "$(stat -c %a "$C/.seccomp" 2>/dev/null) $(ls "$C/.seccomp" 2>/dev/null | grep -c '^[0-9a-f]\{16\}$')"
 ENTRY=$(ls -d "$C"/.seccomp/* 2>/dev/null | head -1)
 "$RB" --root "$C" create --bundle "$B4" "sc2-$$" >/dev/null 2>&1
 check "cache: list does not show it" sh -c '! "$1" --root "$2" list 2>&1 | grep -q seccomp' _ "$RB" "$C"
