@@ -9,11 +9,13 @@ RUNS=${1:-20}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 export BERTH_BIN=${BERTH_BIN:-$SRC/build/bin}
 export BERTH_SRC=$SRC
-source "$SRC/tests/e2e/lib/bundle.sh"
-source "$SRC/tests/e2e/lib/image_fixtures.sh"
+source "$SRC/tests/e2e/lib/engine.sh"   # bundle.sh, image_fixtures.sh, engine_cleanup
 T=$(e2e_tmpdir)
 ROOT=$T/store
 B=("$BERTH_BIN/berth" --root "$ROOT")
+# Last out: containers, mounts and the store's /run/berth/<hash> (the bridge
+# network's netns mount point) go with the store.
+e2e_on_exit engine_cleanup
 PM=(podman --root "$T/podman" --runroot "$T/podman-run" --runtime runc --cgroup-manager cgroupfs --events-backend file)
 RS=$(mktemp -d /run/berth-bench.XXXXXX)
 e2e_on_exit "rm -rf $RS"
