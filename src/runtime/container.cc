@@ -115,6 +115,12 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   TRY_ASSIGN(Spec spec, parse_spec(config_text));
   if (!spec.process) return Error(Errc::invalid_input, "config.json: process is required to create a container");
   TRY(validate_sysctls(spec));
+  // Without one the container would share the host's mount namespace, so its
+  // rootfs and mounts would be made there: runc 1.1.5 does that and leaves
+  // them on the host after delete (17 for its default config). Refused.
+  if (!spec.linux.ns(NsType::mount))
+    return Error(Errc::unsupported,
+                 "config.json: linux.namespaces has no mount namespace; berth-runtime does not mount the rootfs in the host's");
   if (spec.process->terminal && o.console_socket.empty() && !for_run)
     return Error(Errc::invalid_argument, "process.terminal is set but no --console-socket was given");
   std::string root_path = spec.root_path[0] == '/' ? spec.root_path : path_join(bundle, spec.root_path);

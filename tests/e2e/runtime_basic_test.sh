@@ -131,6 +131,13 @@ rt delete --force "$ID-tty"
 out=$(rt create --bundle "$B" "$ID-notty" 2>&1)
 check "terminal without console socket refused" grep -q "console-socket" <<<"$out"
 
+# No mount namespace: refused at create, before anything is mounted (runc
+# mounts the rootfs in the host's namespace and leaves it there).
+out=$(run_with nomnt '.linux.namespaces |= map(select(.type!="mount"))' 2>&1)
+check "no mount namespace refused, naming it" grep -q "no mount namespace" <<<"$out"
+check "no mount namespace: nothing mounted on the host" bash -c "! grep -q '$T/b-nomnt' /proc/self/mountinfo"
+check "no mount namespace: no state left" bash -c "[ ! -e $ROOT/$ID-nomnt ]"
+
 # --log-format json writes runc's error shape.
 rt --log "$T/log.json" --log-format json state no-such-container 2>/dev/null
 check "json log error" bash -c "jq -e 'select(.level==\"error\") | .msg and .time' $T/log.json >/dev/null"
