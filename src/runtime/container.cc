@@ -24,6 +24,7 @@
 #include "cgroup/cgroup.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
+#include "runtime/log.h"
 #include "runtime/spawn.h"
 #include "runtime/sysctl.h"
 
@@ -114,6 +115,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   TRY_ASSIGN(std::string config_text, read_file(path_join(bundle, "config.json"), 16u << 20));
   TRY_ASSIGN(Spec spec, parse_spec(config_text));
   if (!spec.process) return Error(Errc::invalid_input, "config.json: process is required to create a container");
+  for (const auto& w : spec.process->warnings) log_message("warning", "config.json: " + w);
   TRY(validate_sysctls(spec));
   // Without one the container would share the host's mount namespace, so its
   // rootfs and mounts would be made there: runc 1.1.5 does that and leaves

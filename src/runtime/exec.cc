@@ -15,6 +15,7 @@
 #include "cgroup/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/init.h"
+#include "runtime/log.h"
 #include "runtime/spawn.h"
 
 namespace berth::runtime {
@@ -53,6 +54,7 @@ Result<Process> build_process(const Spec& spec, const ExecOptions& o) {
     if (j.is_discarded()) return Error(Errc::invalid_input, o.process_file + ": not valid JSON");
     auto p = parse_process(j, "process");
     if (!p) return std::move(p).error().wrap(o.process_file);
+    for (const auto& w : p->warnings) log_message("warning", o.process_file + ": " + w);
     return p;
   }
   if (o.args.empty()) return Error(Errc::invalid_argument, "exec needs a command or --process");

@@ -68,7 +68,9 @@ Status check_object(const json& o, std::string_view where) {
   return Status{};
 }
 
-Status parse_caps(const json& o, Capabilities& caps) {
+// config.md: a capability that "cannot be mapped to a relevant kernel
+// interface ... MUST be logged as a warning"; runtimes "SHOULD NOT fail".
+Status parse_caps(const json& o, Capabilities& caps, std::vector<std::string>& warnings) {
   TRY(check_object(o, "process.capabilities"));
   struct Set {
     const char* key;
@@ -80,7 +82,10 @@ Status parse_caps(const json& o, Capabilities& caps) {
     TRY(get_strings(o, s.key, names, "process.capabilities"));
     for (const auto& n : names) {
       int c = cap_from_name(n);
-      if (c < 0) return bad(std::string("process.capabilities.") + s.key, "unknown capability " + n);
+      if (c < 0) {
+        warnings.push_back(std::string("process.capabilities.") + s.key + ": unknown capability " + n + " ignored");
+        continue;
+      }
       s.out->push_back(c);
     }
   }
@@ -406,7 +411,7 @@ Result<Process> parse_process(const json& o, std::string_view where) {
   if (!o.contains("cwd")) return bad("process.cwd", "is required");
   TRY(get_string(o, "cwd", p.cwd, "process"));
   if (p.cwd.empty() || p.cwd[0] != '/') return bad("process.cwd", "\"" + p.cwd + "\" must be an absolute path");
-  if (auto it = o.find("capabilities"); it != o.end() && !it->is_null()) TRY(parse_caps(*it, p.caps));
+  if (auto it = o.find("capabilities"); it != o.end() && !it->is_null()) TRY(parse_caps(*it, p.caps, p.warnings));
   if (auto it = o.find("rlimits"); it != o.end() && !it->is_null()) {
     if (!it->is_array()) return bad("process.rlimits", "must be an array");
     for (const auto& r : *it) {

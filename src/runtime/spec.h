@@ -60,6 +60,9 @@ struct Process {
   std::string apparmor_profile;
   std::string selinux_label;
   std::optional<int> oom_score_adj;
+  // Things the runtime must log as warnings and go on (runtime.md
+  // "Warnings"), e.g. a capability name this kernel/libcap does not know.
+  std::vector<std::string> warnings;
 };
 
 struct Mount {

@@ -84,7 +84,6 @@ TEST(Spec, RejectsHostileInput) {
       {"process.env", [](json& j) { j["process"]["env"] = {"NOEQUALS"}; }},
       {"process.user.uid", [](json& j) { j["process"]["user"] = {{"uid", -1}}; }},
       {"process.user.uid", [](json& j) { j["process"]["user"] = {{"uid", 1ull << 40}}; }},
-      {"process.capabilities.bounding", [](json& j) { j["process"]["capabilities"] = {{"bounding", {"CAP_NOPE"}}}; }},
       {"process.rlimits", [](json& j) { j["process"]["rlimits"] = {{{"type", "RLIMIT_BOGUS"}}}; }},
       {"process.rlimits.RLIMIT_NOFILE",
        [](json& j) { j["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 2}, {"hard", 1}}}; }},
@@ -122,6 +121,19 @@ TEST(Spec, Signals) {
   EXPECT_EQ(signal_from_name("99"), -1);
   EXPECT_EQ(signal_from_name("NOPE"), -1);
   EXPECT_EQ(signal_from_name(""), -1);
+}
+
+TEST(Spec, UnknownCapabilityIsAWarningNotAnError) {
+  // config.md: "MUST be logged as a warning by the runtime. Runtimes SHOULD
+  // NOT fail if the container configuration requests capabilities that
+  // cannot be granted".
+  json j = minimal();
+  j["process"]["capabilities"] = {{"bounding", {"CAP_KILL", "CAP_NOPE"}}};
+  auto s = parse_spec(j.dump());
+  ASSERT_TRUE(s.ok()) << s.error().str();
+  EXPECT_EQ(s->process->caps.bounding.size(), 1u);
+  ASSERT_EQ(s->process->warnings.size(), 1u);
+  EXPECT_NE(s->process->warnings[0].find("CAP_NOPE"), std::string::npos);
 }
 
 TEST(Spec, Capabilities) {
