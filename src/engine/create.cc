@@ -294,7 +294,7 @@ Status Engine::remove_anonymous_volumes(const Container& c) {
   TRY_ASSIGN(Volumes vols, open_volumes(*this));
   // The container row may still exist (rm removes it afterwards): don't let
   // "in use by this container" stop us.
-  vols.set_users([&c](const std::string&) -> Result<std::vector<std::string>> { return std::vector<std::string>{}; });
+  vols.set_users([](const std::string&) -> Result<std::vector<std::string>> { return std::vector<std::string>{}; });
   for (const auto& n : anon) {
     auto r = vols.remove(n, true);
     if (r.ok()) event("volume", "destroy", n, {{"driver", "local"}});
