@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "base/fdpass.h"
 #include "base/fs.h"
 #include "runtime/container.h"
 #include "runtime/state.h"
@@ -42,21 +43,10 @@ Result<UniqueFd> receive_console(int listen_fd, const std::string& path) {
   UniqueFd c(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!c) return sys_error("accept on " + path);
   char data[256];
-  char ctrl[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {data, sizeof data};
-  struct msghdr m = {};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = ctrl;
-  m.msg_controllen = sizeof ctrl;
-  if (::recvmsg(c.get(), &m, MSG_CMSG_CLOEXEC) < 0) return sys_error("receive the terminal on " + path);
-  for (struct cmsghdr* h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
-      return UniqueFd(fd);
-    }
-  }
+  UniqueFd fd;
+  std::string what = "receive the terminal on " + path;
+  TRY(recv_with_fd(c.get(), data, sizeof data, &fd, what.c_str()));
+  if (fd) return fd;
   return Error(Errc::io, "no terminal received on " + path);
 }
 

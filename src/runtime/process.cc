@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/fdpass.h"
 #include "base/fs.h"
 #include "runtime/init.h"
 #include "runtime/safe_path.h"
@@ -68,34 +69,12 @@ namespace {
 // The fallback hand-over of the notify listener: one message with the fd as
 // SCM_RIGHTS (used only when pidfd_getfd is refused, see await_ready).
 Status send_fd(int sock, char tag, int fd) {
-  char data = tag;
-  iovec iov{&data, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  for (;;) {
-    if (::sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0) return Status{};
-    if (errno != EINTR) return sys_error("seccomp: sending the notify listener to the runtime");
-  }
+  TRY(send_with_fd(sock, &tag, 1, fd, "seccomp: sending the notify listener to the runtime"));
+  return Status{};
 }
 
 Result<UniqueFd> recv_fd(int sock, char want) {
   char data[4096];
-  iovec iov{data, sizeof data};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
   // The child sends it after reading our request; if the profile notifies
   // read or sendmsg it never can (only it holds the listener): fail, not hang.
   pollfd pfd{sock, POLLIN, 0};
@@ -106,19 +85,10 @@ Result<UniqueFd> recv_fd(int sock, char want) {
     return Error(Errc::io, "seccomp: the container process did not send its notify listener within 10 s "
                            "(a profile that notifies read or sendmsg cannot work for an unprivileged runtime "
                            "whose process changes uid)");
-  ssize_t n;
-  do n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return sys_error("sync with the container process");
   UniqueFd fd;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      int v;
-      std::memcpy(&v, CMSG_DATA(c), sizeof v);
-      fd.reset(v);
-    }
+  TRY_ASSIGN(size_t n, recv_with_fd(sock, data, sizeof data, &fd, "sync with the container process"));
   if (n == 0) return Error(Errc::io, "the container process exited during setup");
-  if (data[0] == kSyncError) return Error(Errc::io, std::string(data + 1, static_cast<size_t>(n - 1)));
+  if (data[0] == kSyncError) return Error(Errc::io, std::string(data + 1, n - 1));
   if (data[0] != want || !fd) return Error(Errc::internal, "unexpected message from the container process");
   return fd;
 }
@@ -186,20 +156,7 @@ Status setup_console(const InitConfig& cfg) {
   }
   std::string name = "/dev/pts/" + std::to_string(ptn);
   // runc's protocol: the pty name as data, the master as SCM_RIGHTS.
-  struct iovec iov = {const_cast<char*>(name.data()), name.size()};
-  char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr mh = {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = cbuf;
-  mh.msg_controllen = sizeof cbuf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int mfd = master.get();
-  std::memcpy(CMSG_DATA(c), &mfd, sizeof(int));
-  if (::sendmsg(cfg.console_fd, &mh, MSG_NOSIGNAL) < 0) return sys_error("send pty master to the console socket");
+  TRY(send_with_fd(cfg.console_fd, name.data(), name.size(), master.get(), "send pty master to the console socket"));
   master.reset();
   // /dev/console is the container's terminal too (runc binds the pty there).
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/fdpass.h"
 #include "base/fd.h"
 #include "seccomp/seccomp.h"
 
@@ -31,26 +32,11 @@ Status send_listener(const Program& p, int listener_fd, pid_t pid, const nlohman
                      {"state", state}};
   std::string body = msg.dump();
 
-  iovec iov{body.data(), body.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &listener_fd, sizeof(int));
   // The fd travels with the first byte; the rest of a long state follows.
-  ssize_t n;
-  do n = ::sendmsg(sock.get(), &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return sys_error("seccomp: sending the notify fd to " + p.listener_path);
-  size_t sent = static_cast<size_t>(n);
+  std::string what = "seccomp: sending the notify fd to " + p.listener_path;
+  TRY_ASSIGN(size_t sent, send_with_fd(sock.get(), body.data(), body.size(), listener_fd, what.c_str()));
   while (sent < body.size()) {
-    n = ::send(sock.get(), body.data() + sent, body.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = ::send(sock.get(), body.data() + sent, body.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error("seccomp: sending the container state to " + p.listener_path);
     sent += static_cast<size_t>(n);
