@@ -11,10 +11,12 @@ RUNS=${1:-20}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 export BERTH_BIN=${BERTH_BIN:-$SRC/build/bin}
 export BERTH_SRC=$SRC
-source "$SRC/tests/e2e/lib/bundle.sh"
-source "$SRC/tests/e2e/lib/image_fixtures.sh"
+source "$SRC/tests/e2e/lib/engine.sh"   # bundle.sh, image_fixtures.sh, engine_cleanup
 T=$(e2e_tmpdir)
-export BERTH_ROOT=$T/store BERTH_BRIDGE=berthbench0 BERTH_SUBNET=10.233.0.0/24
+ROOT=$T/store
+export BERTH_ROOT=$ROOT BERTH_BRIDGE=berthbench0 BERTH_SUBNET=10.233.0.0/24
+# Last out: containers, mounts and the store's /run/berth/<hash> (netns mount point).
+e2e_on_exit engine_cleanup
 e2e_on_exit "ip link del berthbench0"
 B=$BERTH_BIN/berth
 P=(podman --root "$T/podman/root" --runroot "$T/podman/run" --storage-driver vfs --cgroup-manager cgroupfs
@@ -23,7 +25,12 @@ e2e_on_exit "${P[*]} rm -af"
 
 fixture_oci_layout
 $B load -i "$T/oci" >/dev/null
-"${P[@]}" pull -q "oci:$T/oci:busybox" >/dev/null
+# podman names an image pulled from oci:<dir> after the dir, which must then
+# be lowercase; $T has mktemp's mixed case: pull through a lowercase link.
+O=/tmp/berth-bench-oci-$$
+ln -sfn "$T/oci" "$O"
+e2e_on_exit "rm -f $O"
+"${P[@]}" pull -q "oci:$O:busybox" >/dev/null
 "${P[@]}" tag "$("${P[@]}" images -q | head -1)" localhost/busybox:latest
 
 now() { date +%s%N; }
