@@ -190,18 +190,8 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   args.flags = CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
-  if (cgroup_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(cgroup_fd);
-  }
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
   bool procs_write = false;
-  if (pid < 0 && cgroup_fd >= 0) {  // see spawn_init
-    args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
-    args.cgroup = 0;
-    procs_write = true;
-    pid = ::syscall(SYS_clone3, &args, sizeof args);
-  }
+  long pid = clone3_into_cgroup(args, cgroup_fd, &procs_write);
   if (pid == 0) {
     parent_end.reset();
     cfg.sync_fd = child_end;

@@ -272,20 +272,8 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
-  if (cgroup_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(cgroup_fd);
-  }
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  // A kernel before 5.7, or a cgroup it will not clone into: the slow way,
-  // the parent writes cgroup.procs.
   bool procs_write = false;
-  if (pid < 0 && cgroup_fd >= 0) {
-    args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
-    args.cgroup = 0;
-    procs_write = true;
-    pid = ::syscall(SYS_clone3, &args, sizeof args);
-  }
+  long pid = clone3_into_cgroup(args, cgroup_fd, &procs_write);
   if (pid == 0) {
     parent_end.reset();
     cfg.sync_fd = child_end;
@@ -319,6 +307,22 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   TRY(await_ready(parent_end.get(), child.pidfd.get(), cfg.has_seccomp ? &cfg.seccomp : nullptr, child.pid,
                   plan.state_for_child ? plan.state_for_child : [] { return std::string("{}"); }));
   return child;
+}
+
+long clone3_into_cgroup(struct clone_args& args, int cgroup_fd, bool* procs_write) {
+  *procs_write = false;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid >= 0 || cgroup_fd < 0) return pid;
+  // A kernel before 5.7, or a cgroup it will not clone into: the slow way,
+  // the parent writes cgroup.procs.
+  args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+  args.cgroup = 0;
+  *procs_write = true;
+  return ::syscall(SYS_clone3, &args, sizeof args);
 }
 
 int wait_forwarding(pid_t pid, const sigset_t& sigs) {

@@ -1,6 +1,8 @@
 // berth/runtime (internal): cloning the container init and talking to it.
 #pragma once
 
+#include <linux/sched.h>
+
 #include <signal.h>
 #include <sys/types.h>
 
@@ -42,6 +44,13 @@ struct Child {
 // *pid_out is set as soon as the child exists, so the caller can kill it on
 // any later failure.
 Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out);
+
+// clone3 born in the cgroup dir `cgroup_fd` (CLONE_INTO_CGROUP; see
+// cgroup::Manager::Entry) when it is >= 0. If the kernel refuses (before 5.7,
+// or a cgroup it will not clone into) a plain clone3 follows and
+// *procs_write is set: the caller must move the child with cgroup.procs.
+// Returns what clone3 does (0 in the child, -1 with errno).
+long clone3_into_cgroup(struct clone_args& args, int cgroup_fd, bool* procs_write);
 
 // Waits for pid (our child), forwarding the signals in `sigs` (already
 // blocked) to it; returns its exit code or 128+signal.
