@@ -1,6 +1,8 @@
 #include "digest/digest.h"
 
-#include <openssl/evp.h>
+// Before the header: the low-level API is deprecated (see Hasher::Impl).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 namespace berth {
 
@@ -39,36 +41,48 @@ Digest Digest::of(std::string_view data, DigestAlg alg) {
   return h.finish();
 }
 
+// OpenSSL's low-level SHA256_/SHA512_ functions, not EVP: the first EVP
+// digest of a process loads openssl.cnf and initialises the default provider,
+// ~1.1 ms of every berth command (0.6 ms even without the config file), while
+// these run the same assembly (SHA-NI/AVX2 picked by OPENSSL_ia32cap) with no
+// set-up: measured +0.1 ms for a first digest, equal throughput on 1 GiB
+// (docs/benchmarks.md, "berth start-up"). They are deprecated in OpenSSL 3.0
+// but present in every 3.x; without them (OPENSSL_NO_DEPRECATED_3_0) the
+// build fails here, which is where EVP would have to come back.
 struct Hasher::Impl {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~Impl() { EVP_MD_CTX_free(ctx); }
+  union {
+    SHA256_CTX s256;
+    SHA512_CTX s512;
+  } u;
+  void init(DigestAlg a) {
+    if (a == DigestAlg::sha256) SHA256_Init(&u.s256);
+    else SHA512_Init(&u.s512);
+  }
 };
 
-static const EVP_MD* md_for(DigestAlg a) { return a == DigestAlg::sha256 ? EVP_sha256() : EVP_sha512(); }
-
-Hasher::Hasher(DigestAlg alg) : impl_(std::make_unique<Impl>()), alg_(alg) {
-  EVP_DigestInit_ex(impl_->ctx, md_for(alg_), nullptr);
-}
+Hasher::Hasher(DigestAlg alg) : impl_(std::make_unique<Impl>()), alg_(alg) { impl_->init(alg_); }
 Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(const void* data, size_t len) {
-  EVP_DigestUpdate(impl_->ctx, data, len);
+  if (alg_ == DigestAlg::sha256) SHA256_Update(&impl_->u.s256, data, len);
+  else SHA512_Update(&impl_->u.s512, data, len);
   bytes_ += len;
 }
 
 Digest Hasher::finish() {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(impl_->ctx, md, &n);
+  unsigned char md[SHA512_DIGEST_LENGTH];
+  unsigned n = alg_ == DigestAlg::sha256 ? SHA256_DIGEST_LENGTH : SHA512_DIGEST_LENGTH;
+  if (alg_ == DigestAlg::sha256) SHA256_Final(md, &impl_->u.s256);
+  else SHA512_Final(md, &impl_->u.s512);
   static const char* hexd = "0123456789abcdef";
   std::string hex(n * 2, '0');
   for (unsigned i = 0; i < n; i++) {
     hex[2 * i] = hexd[md[i] >> 4];
     hex[2 * i + 1] = hexd[md[i] & 15];
   }
-  EVP_DigestInit_ex(impl_->ctx, md_for(alg_), nullptr);
+  impl_->init(alg_);
   bytes_ = 0;
   return Digest(alg_, std::move(hex));
 }
