@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/trace.h"
 #include "cli.h"
 #include "container_common.h"
 #include "engine/engine.h"
@@ -41,8 +42,10 @@ Result<int> start_failed(const Error& e) {
 }
 
 Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
+  trace_mark("run: flags parsed");
   TRY_ASSIGN(engine::RunOptions o, to_run_options(f));
   TRY_ASSIGN(auto ctx, EngineCtx::open());
+  trace_mark("run: store and engine open");
   auto found = find_image(ctx->store, o.image);
   if (!found.ok()) {
     if (found.error().code == Errc::not_found)
@@ -50,7 +53,9 @@ Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
     return std::move(found).error();
   }
   TRY_ASSIGN(auto img, image::resolve(ctx->store.content(), found->top));
+  trace_mark("run: image resolved");
   TRY_ASSIGN(engine::Container c, ctx->engine.create(img, o.image, o));
+  trace_mark("run: created");
   if (!run) {
     std::printf("%s\n", c.id.c_str());
     return 0;

@@ -136,6 +136,9 @@ Status rmdir_retry(const std::string& dir) {
 
 static Status remove_tree_at(const std::string& dir, int depth) {
   if (depth > kMaxDepth) return Error(Errc::limit, "cgroup: " + dir + ": nested deeper than 64 levels");
+  // A container's cgroup is almost always a leaf: one rmdir, no directory
+  // read. EBUSY means children (or tasks still leaving): walk, then retry.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Status{};
   auto kids = children(dir);
   if (!kids.ok()) return kids.error().sys_errno == ENOENT ? Status{} : Status(std::move(kids).error());
   for (const auto& k : *kids) TRY(remove_tree_at(dir + "/" + k, depth + 1));

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/trace.h"
 #include "base/fd.h"
 #include "base/fs.h"
 #include "engine/engine.h"
@@ -144,6 +145,7 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   // GC waits while we unpack and until the row (a GC root) exists.
   TRY_ASSIGN(auto lock, store_->lock_shared());
   TRY_ASSIGN(auto lowers, prepare_lowers(*store_, img));
+  trace_mark("create: lowers ready");
   TRY(mkdir_p(paths_.containers(), 0700));
   TRY(mkdir_p(paths_.dir(c.id), 0700));
   CreateGuard guard{this, c.id};
@@ -160,7 +162,9 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
     if (!init.ok()) return std::move(init).error();
     if (!init->empty()) lowers.insert(lowers.begin(), *init);
   }
+  trace_mark("create: init layer");
   TRY(mount_rootfs(lowers, paths_.upper(c.id), paths_.work(c.id), merged, transient));
+  trace_mark("create: overlay mounted");
 
   TRY_ASSIGN(Volumes vols, open_volumes(*this));
   guard.vols = &vols;
@@ -247,7 +251,9 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
                      {"start_period", h->start_period}, {"retries", h->retries}};
   c.config = cfg;
 
+  trace_mark("create: volumes, config");
   TRY(write_network_files(*this, c, ""));
+  trace_mark("create: network files");
   SpecInputs in;
   in.image = img.config.config;
   in.options = o;
@@ -267,7 +273,10 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
       return Error(Errc::not_found, "--init: the init binary " + in.init_path + " is missing (set BERTH_INIT)");
   }
   TRY_ASSIGN(json spec, make_spec(in));
-  TRY(write_ephemeral(paths_.bundle(c.id) + "/config.json", spec.dump(2), 0600));
+  trace_mark("create: spec made");
+  // Compact: the runtime parses it at every start, nobody edits it by hand.
+  TRY(write_ephemeral(paths_.bundle(c.id) + "/config.json", spec.dump(), 0600));
+  trace_mark("create: spec written");
   c.config["args"] = spec["process"]["args"];
   c.config["env"] = spec["process"]["env"];
   c.config["entrypoint"] = o.entrypoint ? json(*o.entrypoint)
@@ -281,8 +290,10 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
     inserted = containers_.insert(c);
   }
   TRY(std::move(inserted));
+  trace_mark("create: row inserted");
   guard.armed = false;
   container_event(c, "create");
+  trace_mark("create: event");
   return c;
 }
 

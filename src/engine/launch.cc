@@ -1,6 +1,7 @@
 // Bringing a prepared container up: in this process (foreground run) or under
 // a detached berth-monitor. Both go through launch(), which creates the
 // container with the runtime library so the init is the caller's child.
+#include "base/trace.h"
 #include "engine/launch.h"
 
 #include <fcntl.h>
@@ -114,8 +115,10 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
   saved.save();
   for (int i = 0; i < 3; i++)
     if (child_fds[i] >= 0) ::dup2(child_fds[i], i);
+  trace_mark("launch: io ready");
   auto pid = runtime::create(g, co);
   saved.restore();
+  trace_mark("launch: runtime created");
   child_in.reset();
   child_out.reset();
   child_err.reset();
@@ -134,6 +137,7 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
     }
     l.pty = std::move(*pty);
   }
+  trace_mark("launch: console");
   if (auto s = runtime::start(g, id); !s.ok()) {
     (void)runtime::remove(g, id, true);
     ::waitpid(l.pid, nullptr, WNOHANG);

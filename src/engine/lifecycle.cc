@@ -15,6 +15,7 @@
 #include <map>
 #include <thread>
 
+#include "base/trace.h"
 #include "base/fs.h"
 #include "engine/engine.h"
 #include "engine/launch.h"
@@ -370,7 +371,9 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   TRY_ASSIGN(Container c, lookup(id));
   {
     TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
+    trace_mark("fg: locked");
     TRY(prepare_start(c));
+    trace_mark("fg: prepared");
   }
   bool tty = c.config.value("tty", false);
   LaunchIo io;
@@ -381,6 +384,7 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   bool have_ws = tty && ::ioctl(0, TIOCGWINSZ, &ws) == 0;
   const int64_t started = now_ns();  // see start()
   auto l = launch(paths_, c.id, io);
+  trace_mark("fg: launched");
   if (!l.ok()) {
     (void)teardown(c);
     return std::move(l).error();
@@ -395,6 +399,7 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   c.exit_code = 0;
   TRY(containers_.update(c));
   start_event(*this, c, started);
+  trace_mark("fg: running recorded");
 
   MonitorConfig mc;
   mc.child = l->pid;
@@ -421,11 +426,13 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
     if (mc.health_interval_ns <= 0) mc.health_interval_ns = 30'000'000'000;
   }
   auto ex = run_monitor(mc);
+  trace_mark("fg: monitor done");
   term.leave(0);
   l->out.reset();
   l->err.reset();
   l->pty.reset();
   TRY(cleanup(c.id));
+  trace_mark("fg: cleaned up");
   if (!ex.ok()) return std::move(ex).error();
   return ex->exit_code;
 }
@@ -436,8 +443,11 @@ Status Engine::teardown(Container& c) {
     auto r = runtime::remove(g, c.id, true);
     if (!r.ok() && r.error().code != Errc::not_found) return r;
   }
+  trace_mark("teardown: runtime state removed");
   TRY(teardown_network(*this, c));
+  trace_mark("teardown: network");
   TRY(unmount_rootfs(paths_.merged(c.id)));
+  trace_mark("teardown: unmounted");
   return Status{};
 }
 
@@ -452,11 +462,15 @@ Status Engine::cleanup(const std::string& id) {
   bool was_live = c0.state == State::running || c0.state == State::paused;
   c.pid = 0;
   c.monitor_pid = 0;
-  TRY(containers_.update(c));
+  // --rm: the row goes below; updating it first would be one more write.
+  if (!c.config.value("rm", false)) TRY(containers_.update(c));
+  trace_mark("cleanup: row updated");
   if (c.config.value("rm", false)) {
     (void)remove_anonymous_volumes(c);
     (void)remove_all(paths_.dir(id));
+    trace_mark("cleanup: dir removed");
     TRY(containers_.remove(id));
+    trace_mark("cleanup: row removed");
     container_event(c, "destroy");
     return Status{};
   }

@@ -88,11 +88,11 @@ Status write_network_files(Engine& e, const Container& c, const std::string& ip)
     std::string gw = cfg.contains("network_status") ? cfg["network_status"].value("gateway", "") : "";
     hosts = network::hosts_file(hostname, ip, strings(cfg, "add_host"), gw);
   }
-  TRY(write_ephemeral(dir + "/hosts", hosts, 0644));
+  TRY(write_fresh(dir + "/hosts", hosts, 0644));
   TRY_ASSIGN(std::string resolv, network::resolv_conf(strings(cfg, "dns"), strings(cfg, "dns_search"),
                                                       strings(cfg, "dns_option"), mode == "bridge"));
-  TRY(write_ephemeral(dir + "/resolv.conf", resolv, 0644));
-  TRY(write_ephemeral(dir + "/hostname", hostname + "\n", 0644));
+  TRY(write_fresh(dir + "/resolv.conf", resolv, 0644));
+  TRY(write_fresh(dir + "/hostname", hostname + "\n", 0644));
   return Status{};
 }
 

@@ -43,6 +43,9 @@ struct Paths {
 // berth regenerates or can do without after a power loss (bundle, /etc files,
 // exit records). Durable state goes through the database or atomic_write_file.
 Status write_ephemeral(const std::string& path, std::string_view data, mode_t mode = 0644);
+// For files nobody can be reading yet (a new container's /etc files): created
+// in place when absent (no temp name, no rename), else write_ephemeral.
+Status write_fresh(const std::string& path, std::string_view data, mode_t mode = 0644);
 
 // run = $BERTH_RUN if set, else /run/berth/<first 16 hex of sha256(root)>
 // for root, $XDG_RUNTIME_DIR/berth/<...> otherwise: one store's containers

@@ -24,4 +24,17 @@ Status write_ephemeral(const std::string& path, std::string_view data, mode_t mo
   return Status{};
 }
 
+Status write_fresh(const std::string& path, std::string_view data, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) {
+    if (errno == EEXIST) return write_ephemeral(path, data, mode);
+    return sys_error("create " + path);
+  }
+  if (auto s = write_all(fd.get(), data.data(), data.size()); !s.ok()) {
+    ::unlink(path.c_str());
+    return s;
+  }
+  return Status{};
+}
+
 }  // namespace berth::engine

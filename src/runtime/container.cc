@@ -1,4 +1,5 @@
 // create / start / run: the parent side of bringing a container up.
+#include "base/trace.h"
 #include "runtime/container.h"
 
 #include <fcntl.h>
@@ -115,6 +116,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   TRY_ASSIGN(std::string config_text, read_file(path_join(bundle, "config.json"), 16u << 20));
   TRY_ASSIGN(Spec spec, parse_spec(config_text));
   if (!spec.process) return Error(Errc::invalid_input, "config.json: process is required to create a container");
+  trace_mark("runtime: spec parsed");
   for (const auto& w : spec.process->warnings) log_message("warning", "config.json: " + w);
   TRY(validate_sysctls(spec));
   // Without one the container would share the host's mount namespace, so its
@@ -159,6 +161,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   plan.fifo_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
   if (plan.fifo_fd < 0) return sys_error("open " + fifo);
 
+  trace_mark("runtime: state dir, fifo");
   append_default_device_rules(spec.linux.resources);
   auto cg = cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup);
   if (cg.ok() && is_rootless(g) && !cgroup_is_callers(**cg))  // not ours: dropped, never destroyed
@@ -174,6 +177,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   // Rootless without a writable cgroup (none delegated): the container stays
   // in ours, as runc does when no limit was asked for; signals go to its init.
   plan.cgroup = guard.cg.get();
+  trace_mark("runtime: cgroup made");
 
   ContainerState st;
   st.id = o.id;
@@ -185,6 +189,8 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   st.cgroups_path = spec.linux.cgroups_path;
   st.systemd_cgroup = g.systemd_cgroup;
   st.has_pid_ns = spec.linux.ns(NsType::pid) != nullptr;
+  st.poststart_hooks = !spec.hooks.poststart.empty();
+  st.poststop_hooks = !spec.hooks.poststop.empty();
 
   plan.before_hooks = [&](pid_t pid) -> Status {
     st.pid = pid;
@@ -195,6 +201,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   };
   plan.state_for_child = [&]() { return state_json(st, CStatus::creating).dump(); };
   TRY_ASSIGN(auto child, spawn_init(plan, &guard.pid));
+  trace_mark("runtime: init ready");
   ::close(plan.fifo_fd);
   st.pid = child.pid;
   st.pid_start = process_start_time(child.pid);
@@ -230,6 +237,7 @@ Status start(const GlobalOptions& g, const std::string& id) {
   }
   fd.reset();
   ::unlink(fifo.c_str());
+  if (st.poststart_hooks == false) return Status{};
   auto spec = saved_spec(g, id);
   if (spec.ok() && !spec->hooks.poststart.empty()) {
     // The runtime-spec makes poststart failures warnings, not errors.

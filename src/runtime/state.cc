@@ -77,6 +77,8 @@ Status save_state(const std::string& root, const ContainerState& st) {
             {"cgroups_path", st.cgroups_path},
             {"systemd_cgroup", st.systemd_cgroup},
             {"has_pid_ns", st.has_pid_ns}};
+  if (st.poststart_hooks) j["poststart_hooks"] = *st.poststart_hooks;
+  if (st.poststop_hooks) j["poststop_hooks"] = *st.poststop_hooks;
   return write_state_file(path_join(container_dir(root, st.id), "state.json"), j.dump(), 0600);
 }
 
@@ -105,6 +107,8 @@ Result<ContainerState> load_state(const std::string& root, const std::string& id
   if (j.contains("pid_start") && j["pid_start"].is_number_unsigned()) st.pid_start = j["pid_start"].get<unsigned long long>();
   if (j.contains("systemd_cgroup") && j["systemd_cgroup"].is_boolean()) st.systemd_cgroup = j["systemd_cgroup"].get<bool>();
   if (j.contains("has_pid_ns") && j["has_pid_ns"].is_boolean()) st.has_pid_ns = j["has_pid_ns"].get<bool>();
+  if (j.contains("poststart_hooks") && j["poststart_hooks"].is_boolean()) st.poststart_hooks = j["poststart_hooks"].get<bool>();
+  if (j.contains("poststop_hooks") && j["poststop_hooks"].is_boolean()) st.poststop_hooks = j["poststop_hooks"].get<bool>();
   if (j.contains("annotations") && j["annotations"].is_object())
     for (auto& [k, v] : j["annotations"].items())
       if (v.is_string()) st.annotations[k] = v.get<std::string>();

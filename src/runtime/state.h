@@ -36,6 +36,10 @@ struct ContainerState {
   std::string cgroups_path;
   bool systemd_cgroup = false;
   bool has_pid_ns = false;  // kill --all can then just kill the init
+  // Whether config.json has poststart/poststop hooks; unset in states written
+  // before this was recorded. start and delete then skip re-reading and
+  // re-parsing the saved config (~0.3 ms each for Docker's default spec).
+  std::optional<bool> poststart_hooks, poststop_hooks;
 };
 
 // Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes (runc's rule);

@@ -33,6 +33,39 @@ TEST(Fs, RemoveAllDoesNotFollowSymlinks) {
   EXPECT_TRUE(path_exists(outside->path() + "/keep"));
 }
 
+TEST(Fs, MkdirPCreatesMissingParentsAndChecksWhatExists) {
+  auto td = TempDir::create("/tmp", "berth-fs-test");
+  ASSERT_TRUE(td.ok());
+  std::string deep = td->path() + "/x/y/z/";
+  ASSERT_TRUE(mkdir_p(deep, 0750).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((td->path() + "/x/y/z").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_TRUE(mkdir_p(deep).ok());  // exists: fine
+  ASSERT_TRUE(atomic_write_file(td->path() + "/x/file", "f").ok());
+  auto e = mkdir_p(td->path() + "/x/file");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().str().find("not a directory"), std::string::npos) << e.error().str();
+  EXPECT_FALSE(mkdir_p(td->path() + "/x/file/sub").ok());  // a file as a parent
+  EXPECT_TRUE(mkdir_p("/").ok());
+}
+
+TEST(Fs, RemoveAllRemovesFilesLinksAndUnwritableDirs) {
+  auto td = TempDir::create("/tmp", "berth-fs-test");
+  ASSERT_TRUE(td.ok());
+  std::string r = td->path() + "/tree";
+  ASSERT_TRUE(mkdir_p(r + "/a/b").ok());
+  ASSERT_TRUE(atomic_write_file(r + "/f", "1").ok());
+  ASSERT_TRUE(atomic_write_file(r + "/a/b/g", "2").ok());
+  ASSERT_EQ(::symlink("/nonexistent", (r + "/a/dangling").c_str()), 0);
+  ASSERT_EQ(::mkfifo((r + "/a/fifo").c_str(), 0600), 0);
+  ::chmod((r + "/a/b").c_str(), 0);  // like overlayfs' work/work
+  ::chmod((r + "/a").c_str(), 0500);
+  ASSERT_TRUE(remove_all(r).ok());
+  EXPECT_FALSE(path_exists(r));
+  EXPECT_TRUE(remove_all(r).ok());  // already gone: fine
+}
+
 TEST(Errors, TryPropagates) {
   auto f = []() -> Result<int> { return Error(Errc::not_found, "blob sha256:x: not found"); };
   auto g = [&]() -> Result<int> {
