@@ -3,6 +3,7 @@
 # prepared bundle, interleaved in one run so load changes hit all alike; then
 # 50 detached containers started concurrently and the monitors' memory.
 #   bench/engine/run.sh [RUNS]    (root; podman, runc, busybox-static, jq)
+# RUNS=0: only the 50 containers and the monitors' memory (no podman runs).
 # BERTH_BIN defaults to build/bin. Prints medians (ms) and ratios.
 set -euo pipefail
 RUNS=${1:-20}
@@ -25,7 +26,7 @@ e2e_on_exit "${PM[*]} rm -af >/dev/null 2>&1 || true; ${PM[*]} system reset -f >
 fixture_rootfs "$T/rootfs"
 tar -C "$T/rootfs" -cf "$T/bb.tar" .
 "${B[@]}" import "$T/bb.tar" bench/bb >/dev/null
-"${PM[@]}" import "$T/bb.tar" localhost/bench/bb >/dev/null
+[ "$RUNS" -gt 0 ] && "${PM[@]}" import "$T/bb.tar" localhost/bench/bb >/dev/null
 make_busybox_bundle "$T/bundle" true
 
 now() { date +%s%N; }
@@ -40,8 +41,11 @@ sample() {  # name cmd...
 m() { tr ' ' '\n' <<<"${samples[$1]}" | grep . | median; }
 
 # Warm-up: first runs unpack snapshots, create bridges, fill caches.
-"${B[@]}" run --rm bench/bb true; "${B[@]}" run --rm --network none bench/bb true
-"${PM[@]}" run --rm localhost/bench/bb true; "${PM[@]}" run --rm --network none localhost/bench/bb true
+"${B[@]}" run --rm --network none bench/bb true
+if [ "$RUNS" -gt 0 ]; then
+  "${B[@]}" run --rm bench/bb true
+  "${PM[@]}" run --rm localhost/bench/bb true; "${PM[@]}" run --rm --network none localhost/bench/bb true
+fi
 cd "$T/bundle"
 for i in $(seq "$RUNS"); do
   sample berth_none "${B[@]}" run --rm --network none bench/bb true
@@ -60,18 +64,28 @@ t1=$(now)
 running=$("${B[@]}" ps -q | wc -l)
 # RSS counts the monitor binary's pages in full for each monitor; PSS splits
 # pages shared by the 50 monitors among them: what one more container costs.
-rss_total=0
+rss_all=()
 pss_total=0
-n=0
+mon_file=0
+mon_anon=0
 for p in $(pgrep -f "berth-monitor --id .* --root $ROOT "); do
   r=$(ps -o rss= -p "$p" | tr -d ' ')
   q=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
-  [ -n "$r" ] && [ -n "$q" ] && rss_total=$((rss_total + r)) && pss_total=$((pss_total + q)) && n=$((n + 1))
+  [ -n "$r" ] && [ -n "$q" ] || continue
+  rss_all+=("$r")
+  pss_total=$((pss_total + q))
+  # Where one monitor's RSS is: pages of the binary file vs anonymous memory
+  # (heap, stack, data, TLS).
+  if [ "${#rss_all[@]}" = 1 ]; then
+    read -r mon_file mon_anon < <(awk '/^Rss:/{r+=$2} /^Anonymous:/{a+=$2} END{print r-a, a}' "/proc/$p/smaps" 2>/dev/null)
+  fi
 done
+n=${#rss_all[@]}
 t2=$(now)
 "${B[@]}" rm -f $("${B[@]}" ps -aq) >/dev/null
 t3=$(now)
 
+if [ "$RUNS" -gt 0 ]; then
 printf 'engine run --rm true (median of %d, ms)\n' "$RUNS"
 printf '  berth  --network none   %8s\n' "$(m berth_none)"
 printf '  berth  (bridge)         %8s\n' "$(m berth_bridge)"
@@ -81,7 +95,15 @@ printf '  berth-runtime run       %8s   (prepared bundle, no image, no network)\
 awk -v a="$(m podman_none)" -v b="$(m berth_none)" 'BEGIN{printf "  podman/berth (none)     %8.1fx\n", a/b}'
 awk -v a="$(m podman_bridge)" -v b="$(m berth_bridge)" 'BEGIN{printf "  podman/berth (bridge)   %8.1fx\n", a/b}'
 awk -v a="$(m berth_none)" -v b="$(m runtime)" 'BEGIN{printf "  berth/runtime (none)    %8.2fx\n", a/b}'
+fi
 printf '50 concurrent run -d: %d running after %.2f s; rm -f of all 50: %.2f s\n' \
   "$running" "$(awk -v d=$((t1 - t0)) 'BEGIN{print d/1e9}')" "$(awk -v d=$((t3 - t2)) 'BEGIN{print d/1e9}')"
-[ "$n" -gt 0 ] && printf 'monitor memory: %d monitors, mean RSS %d KiB, mean PSS %d KiB\n' "$n" $((rss_total / n)) $((pss_total / n))
+if [ "$n" -gt 0 ]; then
+  read -r rss_mean rss_med rss_max < <(printf '%s\n' "${rss_all[@]}" | sort -n |
+    awk '{a[NR]=$1; s+=$1} END{m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%d %d %d\n", s/NR, m, a[NR]}')
+  printf 'monitor memory: %d monitors, RSS mean %d / median %d / max %d KiB, mean PSS %d KiB\n' \
+    "$n" "$rss_mean" "$rss_med" "$rss_max" $((pss_total / n))
+  printf '  one monitor: %d KiB of binary file pages, %d KiB anonymous; goal RSS <= 1024 KiB: %s\n' \
+    "$mon_file" "$mon_anon" "$([ "$rss_max" -le 1024 ] && echo met || echo NOT met)"
+fi
 

@@ -140,6 +140,7 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
     }
   };
 
+  if (cfg.settled) cfg.settled();
   while (true) {
     if (exited && out < 0 && err < 0) break;
     int64_t now = mono_ns();

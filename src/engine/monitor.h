@@ -48,6 +48,9 @@ struct MonitorConfig {
   std::vector<std::string> health_argv;
   int64_t health_interval_ns = 0;
   int64_t health_start_ns = 0;  // first check after this delay (default: interval)
+  // Called once, after setup and before the first wait: berth-monitor drops
+  // the pages only its start-up touched there (see cmd/berth-monitor).
+  void (*settled)() = nullptr;
 };
 
 struct ExitInfo {
