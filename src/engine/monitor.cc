@@ -140,6 +140,11 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
     }
   };
 
+  // Fixed slots (signals, out, err, in; poll() skips a negative fd) whose
+  // events are set here, before settled(): building {fd, POLLIN, 0} in the
+  // loop made GCC load a constant from .rodata, keeping a page resident.
+  struct pollfd p[4];
+  for (auto& x : p) x = {-1, POLLIN, 0};
   if (cfg.settled) cfg.settled();
   while (true) {
     if (exited && out < 0 && err < 0) break;
@@ -154,21 +159,18 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
       }
       timeout = static_cast<int>((next_health - now) / 1000000) + 1;
     }
-    struct pollfd p[4];
-    int n = 0;
-    p[n++] = {sfd.get(), POLLIN, 0};
-    int i_out = -1, i_err = -1, i_in = -1;
-    if (out >= 0) i_out = n, p[n++] = {out, POLLIN, 0};
-    if (err >= 0) i_err = n, p[n++] = {err, POLLIN, 0};
-    if (in >= 0 && !exited) i_in = n, p[n++] = {in, POLLIN, 0};
+    p[0].fd = sfd.get();
+    p[1].fd = out;
+    p[2].fd = err;
+    p[3].fd = in >= 0 && !exited ? in : -1;
     if (!exited && (timeout < 0 || timeout > 1000)) timeout = 1000;
-    int r = initial_check ? 0 : ::poll(p, static_cast<nfds_t>(n), timeout);
+    int r = initial_check ? 0 : ::poll(p, 4, timeout);
     initial_check = false;
     if (r < 0 && errno != EINTR) break;
     if (r < 0) continue;
-    if (i_out >= 0 && p[i_out].revents) pump(out, journal::Stream::out, cfg.tee_out);
-    if (i_err >= 0 && p[i_err].revents) pump(err, journal::Stream::err, cfg.tee_err);
-    if (i_in >= 0 && p[i_in].revents) {
+    if (p[1].fd >= 0 && p[1].revents) pump(out, journal::Stream::out, cfg.tee_out);
+    if (p[2].fd >= 0 && p[2].revents) pump(err, journal::Stream::err, cfg.tee_err);
+    if (p[3].fd >= 0 && p[3].revents) {
       ssize_t k = ::read(in, buf, sizeof buf);
       if (k > 0 && in_dst >= 0) {
         write_quiet(in_dst, buf, static_cast<size_t>(k));
