@@ -29,6 +29,7 @@
 #include "layer/pool.h"
 #include "layer/resolve.h"
 #include "layer/stream.h"
+#include "libarchive/libarchive.h"
 
 namespace berth::layer {
 
@@ -681,6 +682,9 @@ Result<ApplyStats> apply_layer_fd(int blob_fd, const std::string& target, const 
   if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
   Applier ap(std::move(*root), o, rootless, threads);
 
+  // libarchive is loaded on first use (libarchive/libarchive.h): without it
+  // say so, rather than "not a tar stream" after starting the decompressor.
+  if (auto st = libarchive::status(); !st.ok()) return wrap(std::move(st).error());
   TRY_ASSIGN(auto stream, TarStream::start(std::move(owned), o.alg, o.max_uncompressed_size));
   ReadCtx ctx{stream.get(), std::nullopt};
   std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
