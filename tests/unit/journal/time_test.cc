@@ -16,6 +16,9 @@ TEST(Time, FormatIsFixedWidthUtc) {
   EXPECT_EQ(format_rfc3339nano(1700000000123456789), "2023-11-14T22:13:20.123456789Z");
   EXPECT_EQ(format_rfc3339nano(951782400 * kS), "2000-02-29T00:00:00.000000000Z");  // leap day
   EXPECT_EQ(format_rfc3339nano(-1), "1969-12-31T23:59:59.999999999Z");
+  // The ends of int64 nanoseconds: still four-digit years.
+  EXPECT_EQ(format_rfc3339nano(INT64_MAX), "2262-04-11T23:47:16.854775807Z");
+  EXPECT_EQ(format_rfc3339nano(INT64_MIN), "1677-09-21T00:12:43.145224192Z");
 }
 
 TEST(Time, Rfc3339RoundTripsAndAcceptsOtherWriters) {
