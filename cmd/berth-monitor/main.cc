@@ -7,6 +7,7 @@
 //     [--out FD --err FD | --pty FD] [--log PATH] [--log-max BYTES] [--exit PATH]
 //     [--events PATH] [--health-interval NS] [--health-start NS]
 #include <link.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,6 +56,14 @@ void release_startup_pages() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A burst of container output grows the log batch to 64 KiB and more; the
+  // monitor then sleeps, maybe for days. Big blocks get their own mapping
+  // (unmapped when freed), and the free top of the heap goes back to the
+  // kernel down to 16 KiB (glibc keeps 128 KiB), so a burst's memory does
+  // not stay resident afterwards.
+  ::mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 32 * 1024);
+  ::mallopt(M_TOP_PAD, 16 * 1024);
   MonitorConfig c;
   std::string berth, root;
   int64_t health_interval = 0;

@@ -125,7 +125,9 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
   // was discarded): look once now, later only when woken.
   bool initial_check = true;
 
-  char buf[65536];
+  // 16 KiB, not a whole pipe (64 KiB): once a burst has touched them, stack
+  // pages stay resident for the monitor's life (conmon reads 8 KiB).
+  char buf[16384];
   auto pump = [&](int& fd, journal::Stream stream, int tee) {
     while (fd >= 0) {
       ssize_t n = ::read(fd, buf, sizeof buf);

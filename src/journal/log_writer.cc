@@ -10,6 +10,10 @@
 namespace berth::journal {
 namespace {
 constexpr size_t kMaxBatch = 64 * 1024;
+// Buffers bigger than this are freed once a chunk is written: a monitor sleeps
+// between chunks for as long as its container is quiet, and should not keep a
+// burst's worth of memory meanwhile (its RSS budget is 1 MiB).
+constexpr size_t kKeepBuffer = 4 * 1024;
 }  // namespace
 
 Result<LogWriter> LogWriter::open(const std::string& path, LogLimits limits) {
@@ -109,6 +113,8 @@ Status LogWriter::write(Stream s, std::string_view bytes) {
     p.open = false;
   }
   Status w = write_batch();
+  if (batch_.capacity() > kKeepBuffer) std::string().swap(batch_);
+  if (p.bytes.empty() && p.bytes.capacity() > kKeepBuffer) std::string().swap(p.bytes);
   if (!st.ok()) return st;
   return w;
 }
