@@ -38,6 +38,14 @@ Result<std::string> render_template(const std::string& format, const nlohmann::j
 // The top-level `inspect` shows a container when one matches, else an image.
 bool try_inspect_container(const std::string& ref, nlohmann::json& out);
 
+// The top-level verb argv names when main registers only that verb's group
+// (start-up time, docs/startup.md), or "" when every verb is registered (no
+// verb, --help, --version, an unknown word). register_* functions skip the
+// top-level verbs other than this one, and groups (`container ...`) unless
+// it names them.
+const std::string& only_verb();
+inline bool wanted(const char* verb) { return only_verb().empty() || only_verb() == verb; }
+
 void register_image_verbs(CLI::App& app);
 void register_container_verbs(CLI::App& app);  // cmd/berth/container_*.cc (engine)
 void register_runtime_verbs(CLI::App& app);

@@ -269,20 +269,26 @@ void add_cleanup(CLI::App* parent) {
 
 void register_container_lifecycle(CLI::App& app, CLI::App* group) {
   for (CLI::App* p : {&app, group}) {
-    add_run(p, "run", true);
-    add_run(p, "create", false);
-    add_start(p);
-    add_stop(p, "stop", false);
-    add_stop(p, "restart", true);
-    add_kill(p);
-    add_rm(p, p == &app ? "rm" : "rm");
-    add_simple(p, "pause", "Pause all processes within one or more containers", &engine::Engine::pause);
-    add_simple(p, "unpause", "Unpause all processes within one or more containers", &engine::Engine::unpause);
-    add_wait(p);
-    add_rename(p);
+    if (!p) continue;  // no `container` group this run (cli.h, only_verb)
+    auto want = [&](const char* v) { return p == group || wanted(v); };
+    if (want("run")) add_run(p, "run", true);
+    if (want("create")) add_run(p, "create", false);
+    if (want("start")) add_start(p);
+    if (want("stop")) add_stop(p, "stop", false);
+    if (want("restart")) add_stop(p, "restart", true);
+    if (want("kill")) add_kill(p);
+    if (want("rm")) add_rm(p, "rm");
+    if (want("pause"))
+      add_simple(p, "pause", "Pause all processes within one or more containers", &engine::Engine::pause);
+    if (want("unpause"))
+      add_simple(p, "unpause", "Unpause all processes within one or more containers", &engine::Engine::unpause);
+    if (want("wait")) add_wait(p);
+    if (want("rename")) add_rename(p);
   }
-  add_prune(group);
-  add_cleanup(group);
+  if (group) {
+    add_prune(group);
+    add_cleanup(group);
+  }
 }
 
 }  // namespace berth::cli

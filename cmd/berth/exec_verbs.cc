@@ -200,11 +200,13 @@ void add_healthcheck(CLI::App& app) {
 
 void register_exec_verbs(CLI::App& app, CLI::App* group) {
   for (CLI::App* p : {&app, group}) {
-    add_exec(p);
-    add_cp(p);
-    add_commit(p);
+    if (!p) continue;  // no `container` group this run (cli.h, only_verb)
+    auto want = [&](const char* v) { return p == group || wanted(v); };
+    if (want("exec")) add_exec(p);
+    if (want("cp")) add_cp(p);
+    if (want("commit")) add_commit(p);
   }
-  add_healthcheck(app);
+  if (wanted("healthcheck")) add_healthcheck(app);
 }
 
 }  // namespace berth::cli

@@ -196,9 +196,9 @@ void add_events(CLI::App* parent) {
 }  // namespace
 
 void register_journal_verbs(CLI::App& app, CLI::App* group) {
-  add_logs(&app);
-  add_logs(group);
-  add_events(&app);
+  if (wanted("logs")) add_logs(&app);
+  if (group) add_logs(group);  // absent unless argv names `container` (cli.h, only_verb)
+  if (wanted("events")) add_events(&app);
 }
 
 }  // namespace berth::cli

@@ -408,14 +408,18 @@ void add_stats(CLI::App* parent) {
 }  // namespace
 
 void register_container_views(CLI::App& app, CLI::App* group) {
-  add_ps(&app, "ps");
-  add_ps(group, "ls");
-  add_ps(group, "ps");
-  add_container_inspect(group);
+  if (wanted("ps")) add_ps(&app, "ps");
+  if (group) {  // absent unless argv names `container` (cli.h, only_verb)
+    add_ps(group, "ls");
+    add_ps(group, "ps");
+    add_container_inspect(group);
+  }
   for (CLI::App* p : {&app, group}) {
-    add_top(p);
-    add_port(p);
-    add_stats(p);
+    if (!p) continue;
+    auto want = [&](const char* v) { return p == group || wanted(v); };
+    if (want("top")) add_top(p);
+    if (want("port")) add_port(p);
+    if (want("stats")) add_stats(p);
   }
 }
 
