@@ -44,6 +44,7 @@ Result<int> start_failed(const Error& e) {
 Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
   trace_mark("run: flags parsed");
   TRY_ASSIGN(engine::RunOptions o, to_run_options(f));
+  o.run_here = run && !o.detach;
   TRY_ASSIGN(auto ctx, EngineCtx::open());
   trace_mark("run: store and engine open");
   auto found = find_image(ctx->store, o.image);

@@ -275,7 +275,8 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   TRY_ASSIGN(json spec, make_spec(in));
   trace_mark("create: spec made");
   // Compact: the runtime parses it at every start, nobody edits it by hand.
-  TRY(write_ephemeral(paths_.bundle(c.id) + "/config.json", spec.dump(), 0600));
+  if (o.rm && o.run_here) unwritten_specs_[c.id] = spec.dump();
+  else TRY(write_ephemeral(paths_.bundle(c.id) + "/config.json", spec.dump(), 0600));
   trace_mark("create: spec written");
   c.config["args"] = spec["process"]["args"];
   c.config["env"] = spec["process"]["env"];

@@ -84,6 +84,8 @@ class Engine {
   Store* store_;
   Paths paths_;
   Containers containers_;
+  // Specs made by create() for run_here --rm containers, by id (see RunOptions).
+  std::map<std::string, std::string> unwritten_specs_;
 };
 
 // Where the berth binary and berth-monitor are: $BERTH_EXE / $BERTH_MONITOR,

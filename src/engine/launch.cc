@@ -77,6 +77,10 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
   runtime::CreateOptions co;
   co.id = id;
   co.bundle = path_exists(paths.legacy_bundle(id) + "/config.json") ? paths.legacy_bundle(id) : paths.bundle(id);
+  co.config_text = io.config_text;
+  // Started below in this call: the init waits on a pipe, not on a fifo.
+  int start_fd = -1;
+  co.start_fd = &start_fd;
 
   UniqueFd listen;
   int child_fds[3] = {-1, -1, -1};
@@ -126,6 +130,7 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
     if (!sock.empty()) ::unlink(sock.c_str());
     return std::move(pid).error().wrap("create container " + id);
   }
+  UniqueFd start_w(start_fd);
   l.pid = *pid;
   l.pid_start = static_cast<int64_t>(runtime::process_start_time(l.pid));
   if (io.tty) {
@@ -138,7 +143,7 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
     l.pty = std::move(*pty);
   }
   trace_mark("launch: console");
-  if (auto s = runtime::start(g, id); !s.ok()) {
+  if (auto s = runtime::start_with(g, id, start_w.release()); !s.ok()) {
     (void)runtime::remove(g, id, true);
     ::waitpid(l.pid, nullptr, WNOHANG);
     return std::move(s).error().wrap("start container " + id);

@@ -19,6 +19,7 @@ enum class StdinMode { null, pipe, inherit };
 struct LaunchIo {
   bool tty = false;                    // a pty from the runtime (console socket)
   StdinMode stdin_mode = StdinMode::null;
+  std::string config_text;  // the spec in memory; empty: the bundle's config.json
 };
 
 struct Launched {

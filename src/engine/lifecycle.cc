@@ -379,6 +379,10 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   LaunchIo io;
   io.tty = tty;
   io.stdin_mode = fo.attach_stdin ? StdinMode::inherit : StdinMode::null;
+  if (auto it = unwritten_specs_.find(c.id); it != unwritten_specs_.end()) {
+    io.config_text = std::move(it->second);
+    unwritten_specs_.erase(it);
+  }
   RawTerminal term;
   struct winsize ws {};
   bool have_ws = tty && ::ioctl(0, TIOCGWINSZ, &ws) == 0;

@@ -84,6 +84,10 @@ struct RunOptions {
   // The rootfs's changes are never needed after the container is removed
   // (implied by rm; build steps set it): mounted volatile (rootfs.h).
   bool transient_rootfs = false;
+  // `run` without -d: create() is followed by run_foreground() in this same
+  // process. With rm, the bundle's config.json is then never written: the
+  // spec goes to the runtime in memory (nothing starts such a container again).
+  bool run_here = false;
   bool read_only = false;
   bool init = false;
 

@@ -113,7 +113,12 @@ Result<Spec> saved_spec(const GlobalOptions& g, const std::string& id) {
 static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for_run, int* pidfd_out) {
   TRY(validate_id(o.id));
   TRY_ASSIGN(std::string bundle, abs_path(o.bundle.empty() ? "." : o.bundle));
-  TRY_ASSIGN(std::string config_text, read_file(path_join(bundle, "config.json"), 16u << 20));
+  std::string config_text = o.config_text;
+  if (config_text.empty()) {
+    auto t = read_file(path_join(bundle, "config.json"), 16u << 20);
+    if (!t) return std::move(t).error();
+    config_text = std::move(*t);
+  }
   TRY_ASSIGN(Spec spec, parse_spec(config_text));
   if (!spec.process) return Error(Errc::invalid_input, "config.json: process is required to create a container");
   trace_mark("runtime: spec parsed");
@@ -155,11 +160,19 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
     plan.process_copy->terminal = false;
     plan.process = &*plan.process_copy;
   }
-  std::string fifo = fifo_path(g.root, o.id);
-  if (::mkfifo(fifo.c_str(), 0600) != 0) return sys_error("mkfifo " + fifo);
-  // O_RDWR never blocks on a fifo; the init reads from it until start writes.
-  plan.fifo_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
-  if (plan.fifo_fd < 0) return sys_error("open " + fifo);
+  UniqueFd start_w;
+  if (o.start_fd) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create container " + o.id + ": start pipe");
+    plan.fifo_fd = p[0];
+    start_w = UniqueFd(p[1]);
+  } else {
+    std::string fifo = fifo_path(g.root, o.id);
+    if (::mkfifo(fifo.c_str(), 0600) != 0) return sys_error("mkfifo " + fifo);
+    // O_RDWR never blocks on a fifo; the init reads from it until start writes.
+    plan.fifo_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+    if (plan.fifo_fd < 0) return sys_error("open " + fifo);
+  }
 
   trace_mark("runtime: state dir, fifo");
   append_default_device_rules(spec.linux.resources);
@@ -213,19 +226,13 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   guard.armed = false;
   guard.cg.release();  // reopened by the later commands; stays on disk
   if (pidfd_out) *pidfd_out = child.pidfd.release();
+  if (o.start_fd) *o.start_fd = start_w.release();
   return child.pid;
 }
 
 Result<pid_t> create(const GlobalOptions& g, const CreateOptions& o) { return create_impl(g, o, false, nullptr); }
 
-Status start(const GlobalOptions& g, const std::string& id) {
-  TRY_ASSIGN(ContainerState st, load_state(g.root, id));
-  CStatus s = container_status(g.root, st);
-  if (s != CStatus::created)
-    return Error(Errc::invalid_argument, "cannot start container " + id + " in status " + status_name(s));
-  std::string fifo = fifo_path(g.root, id);
-  UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) return sys_error("start container " + id + ": open exec fifo");
+static Status start_through(const GlobalOptions& g, const std::string& id, const ContainerState& st, UniqueFd fd) {
   if (::write(fd.get(), "0", 1) != 1) return sys_error("start container " + id + ": write exec fifo");
   // The init holds the fifo (close-on-exec) until it execs the process, so
   // "no reader left" means the container process is really running when
@@ -236,7 +243,7 @@ Status start(const GlobalOptions& g, const std::string& id) {
     if (!process_alive(st.pid, st.pid_start)) break;
   }
   fd.reset();
-  ::unlink(fifo.c_str());
+  ::unlink(fifo_path(g.root, id).c_str());
   if (st.poststart_hooks == false) return Status{};
   auto spec = saved_spec(g, id);
   if (spec.ok() && !spec->hooks.poststart.empty()) {
@@ -245,6 +252,25 @@ Status start(const GlobalOptions& g, const std::string& id) {
     if (!hs.ok()) log_warning("container " + id + ": " + hs.error().str());
   }
   return Status{};
+}
+
+Status start(const GlobalOptions& g, const std::string& id) {
+  TRY_ASSIGN(ContainerState st, load_state(g.root, id));
+  CStatus s = container_status(g.root, st);
+  if (s != CStatus::created)
+    return Error(Errc::invalid_argument, "cannot start container " + id + " in status " + status_name(s));
+  std::string fifo = fifo_path(g.root, id);
+  UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return sys_error("start container " + id + ": open exec fifo");
+  return start_through(g, id, st, std::move(fd));
+}
+
+Status start_with(const GlobalOptions& g, const std::string& id, int start_fd) {
+  UniqueFd fd(start_fd);
+  TRY_ASSIGN(ContainerState st, load_state(g.root, id));
+  if (!process_alive(st.pid, st.pid_start))
+    return Error(Errc::invalid_argument, "cannot start container " + id + ": its init is gone");
+  return start_through(g, id, st, std::move(fd));
 }
 
 Result<int> run(const GlobalOptions& g, const CreateOptions& o, bool detach, bool keep) {
@@ -258,13 +284,17 @@ Result<int> run(const GlobalOptions& g, const CreateOptions& o, bool detach, boo
   sigdelset(&fwd, SIGFPE);
   if (!detach) ::sigprocmask(SIG_BLOCK, &fwd, &old);
   int pidfd = -1;
-  auto pid = create_impl(g, o, !detach, detach ? nullptr : &pidfd);
+  // Created and started in this call: a pipe, not a fifo in the state dir.
+  int start_fd = -1;
+  CreateOptions co = o;
+  co.start_fd = &start_fd;
+  auto pid = create_impl(g, co, !detach, detach ? nullptr : &pidfd);
   if (!pid.ok()) {
     if (!detach) ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return std::move(pid).error();
   }
   UniqueFd pfd(pidfd);
-  if (auto s = start(g, o.id); !s.ok()) {
+  if (auto s = start_with(g, o.id, start_fd); !s.ok()) {
     (void)remove(g, o.id, true);
     return std::move(s).error();
   }

@@ -49,10 +49,20 @@ struct CreateOptions {
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;
+  // In-process callers (the engine, `run`): the config text itself, used
+  // instead of reading <bundle>/config.json (saves writing and reading it).
+  std::string config_text;
+  // In-process callers that start at once: the init waits on a pipe instead
+  // of <root>/<id>/exec.fifo, and *start_fd gets the pipe's write end for
+  // start_with(). No fifo means `state` reports such a container "running"
+  // from create on; it is started within the same call anyway.
+  int* start_fd = nullptr;
 };
 
 Result<pid_t> create(const GlobalOptions& g, const CreateOptions& o);
 Status start(const GlobalOptions& g, const std::string& id);
+// start() for a container created with CreateOptions::start_fd; takes the fd.
+Status start_with(const GlobalOptions& g, const std::string& id, int start_fd);
 // create + start, then (unless detach) wait, forwarding signals; returns the
 // exit code (128+signal when killed). The container is deleted afterwards
 // unless keep.
