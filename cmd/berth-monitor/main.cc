@@ -22,7 +22,8 @@ using berth::engine::MonitorConfig;
 
 namespace {
 
-// The binary's read-only segments (headers, code, constants), page-aligned.
+// The whole pages of the binary's read-only segments (headers, code,
+// constants); a page shared with a writable segment is not one of them.
 struct Range {
   uintptr_t start = 0, end = 0;
 };
@@ -35,7 +36,7 @@ int find_ro(struct dl_phdr_info* info, size_t, void*) {
     if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W)) continue;
     const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     uintptr_t a = info->dlpi_addr + ph.p_vaddr;
-    g_ro[n++] = {a & ~(page - 1), (a + ph.p_memsz + page - 1) & ~(page - 1)};
+    g_ro[n++] = {(a + page - 1) & ~(page - 1), (a + ph.p_memsz) & ~(page - 1)};
   }
   return 1;  // the first object is the (static) executable itself
 }
