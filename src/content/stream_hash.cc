@@ -8,6 +8,17 @@
 
 namespace berth::content::detail {
 
+namespace {
+// Not SHA256(): in OpenSSL 3 the one-shot goes through EVP_Q_digest, which
+// would link the whole provider machinery into berth (see berth_sha).
+void sha256_of(const void* data, size_t len, unsigned char* md) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, data, len);
+  SHA256_Final(md, &c);
+}
+}  // namespace
+
 struct StreamHash::Ctx {
   SHA256_CTX s256;
   SHA512_CTX s512;
@@ -61,7 +72,7 @@ std::string StreamHash::save() const {
   if (alg_ == DigestAlg::sha256) out.append(reinterpret_cast<const char*>(&ctx_->s256), sizeof(SHA256_CTX));
   else out.append(reinterpret_cast<const char*>(&ctx_->s512), sizeof(SHA512_CTX));
   unsigned char check[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(out.data()), out.size(), check);
+  sha256_of(out.data(), out.size(), check);
   out.append(reinterpret_cast<const char*>(check), sizeof check);
   return out;
 }
@@ -72,7 +83,7 @@ std::optional<StreamHash> StreamHash::load(std::string_view saved, DigestAlg alg
   if (std::memcmp(saved.data(), kMagic, sizeof kMagic) != 0) return std::nullopt;
   if (saved[sizeof kMagic] != (alg == DigestAlg::sha256 ? 1 : 2)) return std::nullopt;
   unsigned char check[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(saved.data()), body, check);
+  sha256_of(saved.data(), body, check);
   if (std::memcmp(check, saved.data() + body, sizeof check) != 0) return std::nullopt;
   uint64_t at;
   std::memcpy(&at, saved.data() + sizeof kMagic + 1, 8);
