@@ -250,6 +250,7 @@ void add_prune(CLI::App* parent) {
       if (s.ok()) std::printf("%s\n", ct.id.c_str());
       else std::fprintf(stderr, "Error: %s\n", s.error().str().c_str());
     }
+    ctx->engine.sweep_removed_dirs();
     return 0;
   });
 }

@@ -66,6 +66,8 @@ class Engine {
   Status pause(const std::string& id);
   Status unpause(const std::string& id);
   Status remove(const std::string& id, bool force, bool volumes);
+  // Container dirs a crashed rm/cleanup left half-removed (.removing-*): for prune.
+  void sweep_removed_dirs();
   Result<int> wait(const std::string& id);
   // After the container exited: runtime state, mounts, network; then --rm
   // or the restart policy. Idempotent.

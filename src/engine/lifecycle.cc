@@ -1,4 +1,5 @@
 // start / run / stop / kill / pause / rm / wait / cleanup.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -29,6 +30,17 @@
 namespace berth::engine {
 
 namespace {
+
+// Renamed out of the way first: a concurrent `wait`/`ps` that finds the
+// container's processes gone may write its exit record into the dir (see
+// refresh) while it is being emptied, and the rmdir would then fail and leave
+// the dir behind for good. After the rename such a write fails harmlessly.
+Status remove_container_dir(const std::string& dir) {
+  std::string doomed = dirname_of(dir) + "/.removing-" + unique_name("c");
+  if (::rename(dir.c_str(), doomed.c_str()) == 0) return remove_all(doomed);
+  if (errno == ENOENT) return Status{};
+  return remove_all(dir);
+}
 
 runtime::GlobalOptions rt(const Paths& p) {
   runtime::GlobalOptions g;
@@ -471,7 +483,7 @@ Status Engine::cleanup(const std::string& id) {
   trace_mark("cleanup: row updated");
   if (c.config.value("rm", false)) {
     (void)remove_anonymous_volumes(c);
-    (void)remove_all(paths_.dir(id));
+    (void)remove_container_dir(paths_.dir(id));
     trace_mark("cleanup: dir removed");
     TRY(containers_.remove(id));
     trace_mark("cleanup: row removed");
@@ -610,9 +622,19 @@ Status Engine::remove(const std::string& id, bool force, bool volumes) {
   TRY(teardown(c));
   if (volumes) TRY(remove_anonymous_volumes(c));
   TRY(containers_.remove(c.id));
-  TRY(remove_all(paths_.dir(c.id)));
+  TRY(remove_container_dir(paths_.dir(c.id)));
   container_event(c, "destroy");
   return Status{};
+}
+
+void Engine::sweep_removed_dirs() {
+  DIR* d = ::opendir(paths_.containers().c_str());
+  if (!d) return;
+  std::vector<std::string> doomed;
+  while (struct dirent* e = ::readdir(d))
+    if (std::string_view(e->d_name).rfind(".removing-", 0) == 0) doomed.push_back(paths_.containers() + "/" + e->d_name);
+  ::closedir(d);
+  for (const auto& p : doomed) (void)remove_all(p);
 }
 
 }  // namespace berth::engine
