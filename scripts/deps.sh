@@ -10,6 +10,7 @@ BUILD_PKGS=(
   libsqlite3-dev libseccomp-dev libcap-dev libyaml-cpp-dev libcurl4-openssl-dev
   libboost-dev libgtest-dev libgmock-dev libisal-dev
   libcurl4  # run time: dlopen'ed on the first HTTP request (docs/transport.md), invisible to ldd
+  libarchive13  # run time: dlopen'ed on the first tar operation (docs/startup.md), invisible to ldd
 )
 # Reference peers the tests compare berth against (rule 2: real peers, no mocks).
 PEER_PKGS=(
