@@ -299,10 +299,13 @@ Result<int> run(const GlobalOptions& g, const CreateOptions& o, bool detach, boo
     return std::move(s).error();
   }
   if (detach) return 0;
+  trace_mark("run: started");
   int code = wait_forwarding(*pid, fwd);
+  trace_mark("run: process exited");
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   if (!keep) {
     auto d = remove(g, o.id, true);
+    trace_mark("run: deleted");
     if (!d.ok()) log_warning(d.error().str());
   }
   return code;
