@@ -191,7 +191,11 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   bool procs_write = false;
-  long pid = clone3_into_cgroup(args, cgroup_fd, &procs_write);
+  long pid;
+  {
+    NotDumpableAround guard(!cfg.userns);
+    pid = clone3_into_cgroup(args, cgroup_fd, &procs_write);
+  }
   if (pid == 0) {
     parent_end.reset();
     cfg.sync_fd = child_end;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -273,7 +274,11 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   bool procs_write = false;
-  long pid = clone3_into_cgroup(args, cgroup_fd, &procs_write);
+  long pid;
+  {
+    NotDumpableAround guard(spec.linux.ns(NsType::user) == nullptr);
+    pid = clone3_into_cgroup(args, cgroup_fd, &procs_write);
+  }
   if (pid == 0) {
     parent_end.reset();
     cfg.sync_fd = child_end;
@@ -307,6 +312,16 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   TRY(await_ready(parent_end.get(), child.pidfd.get(), cfg.has_seccomp ? &cfg.seccomp : nullptr, child.pid,
                   plan.state_for_child ? plan.state_for_child : [] { return std::string("{}"); }));
   return child;
+}
+
+NotDumpableAround::NotDumpableAround(bool wanted) {
+  if (!wanted || ::geteuid() != 0 || in_user_namespace()) return;
+  owner_ = ::getpid();
+  restore_ = ::prctl(PR_GET_DUMPABLE) == 1 && ::prctl(PR_SET_DUMPABLE, 0) == 0;
+}
+
+NotDumpableAround::~NotDumpableAround() {
+  if (restore_ && ::getpid() == owner_) ::prctl(PR_SET_DUMPABLE, 1);
 }
 
 long clone3_into_cgroup(struct clone_args& args, int cgroup_fd, bool* procs_write) {

@@ -52,6 +52,30 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out);
 // Returns what clone3 does (0 in the child, -1 with errno).
 long clone3_into_cgroup(struct clone_args& args, int cgroup_fd, bool* procs_write);
 
+// CVE-2019-5736 in a process that runs this binary inside a container before
+// it execs the container's program (the init; an exec'd process, which is
+// visible in the container's pid namespace from its clone on): while alive,
+// the parent is not dumpable, so the child is not either from birth (the flag
+// is copied at clone). A container process without CAP_SYS_PTRACE then cannot
+// open /proc/<pid>/exe, the host's berth binary, to overwrite it later; the
+// container's program is dumpable again after execve. berth-runtime also
+// re-execs from a sealed memfd; the engine runs this code in `berth` itself
+// and relies on this (a privileged container can reach the host's disks
+// anyway). Only as real root and without a user namespace in the container:
+// a non-dumpable process's /proc files belong to the host's root, which a
+// user namespace (rootless, or the container's own) cannot use.
+class NotDumpableAround {
+ public:
+  explicit NotDumpableAround(bool wanted);
+  ~NotDumpableAround();
+  NotDumpableAround(const NotDumpableAround&) = delete;
+  NotDumpableAround& operator=(const NotDumpableAround&) = delete;
+
+ private:
+  bool restore_ = false;
+  pid_t owner_ = 0;  // the child leaves the scope too: only the parent restores
+};
+
 // Waits for pid (our child), forwarding the signals in `sigs` (already
 // blocked) to it; returns its exit code or 128+signal.
 int wait_forwarding(pid_t pid, const sigset_t& sigs);
