@@ -114,6 +114,15 @@ struct archive_entry* const kNoEntry = reinterpret_cast<struct archive_entry*>(&
     (struct archive_entry * e, const char* name, const void* value, size_t size),                   \
     (e, name, value, size))
 
+// Every function the table holds: the two lists, plus the two written by
+// hand below (archive_error_string explains a failed load; archive_set_error
+// is variadic), which get a pointer but no generated forwarder.
+#define BERTH_ARCHIVE_ALL(X, V) \
+  BERTH_ARCHIVE_FNS(X)          \
+  BERTH_ARCHIVE_VOID_FNS(V)     \
+  V(archive_error_string, , )   \
+  V(archive_set_error, , )
+
 constexpr const char* kSoname = "libarchive.so.13";
 
 struct Api {
@@ -121,10 +130,7 @@ struct Api {
   std::string error;  // the one-line cause when !ok
 #define X(ret, name, params, args, fail) decltype(&::name) name = nullptr;
 #define V(name, params, args) decltype(&::name) name = nullptr;
-  BERTH_ARCHIVE_FNS(X)
-  BERTH_ARCHIVE_VOID_FNS(V)
-  V(archive_error_string, , )
-  V(archive_set_error, , )
+  BERTH_ARCHIVE_ALL(X, V)
 #undef X
 #undef V
 };
@@ -157,10 +163,7 @@ Api load() {
   };
 #define X(ret, name, params, args, fail) need(#name, a.name);
 #define V(name, params, args) need(#name, a.name);
-  BERTH_ARCHIVE_FNS(X)
-  BERTH_ARCHIVE_VOID_FNS(V)
-  V(archive_error_string, , )
-  V(archive_set_error, , )
+  BERTH_ARCHIVE_ALL(X, V)
 #undef X
 #undef V
   if (missing) {

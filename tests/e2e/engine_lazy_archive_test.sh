@@ -9,6 +9,7 @@
 # bind-mounted over it), so nothing outside this test sees it.
 set -uo pipefail
 source "$BERTH_SRC/tests/e2e/lib/engine.sh"
+source "$BERTH_SRC/tests/e2e/lib/nolib.sh"
 for t in readelf ldd unshare ldconfig; do
   command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 0; }
 done
@@ -19,14 +20,9 @@ T=$(e2e_tmpdir)
 check "berth does not link libarchive" sh -c "! readelf -d '$B' | grep -q 'NEEDED.*libarchive'"
 check "nor does any library berth loads at start" sh -c "! ldd '$B' | grep -q libarchive"
 
-lib=$(ldconfig -p | awk '$1 == "libarchive.so.13" && /x86-64|x32|64bit|AArch64/ {print $NF; exit}')
-[ -n "$lib" ] || lib=$(ldconfig -p | awk '$1 == "libarchive.so.13" {print $NF; exit}')
-real=$(readlink -f "$lib")
-: > "$T/empty.so"
+real=$(library_file libarchive.so.13)
 # without_archive CMD...: CMD in a mount namespace where libarchive.so.13 is empty.
-without_archive() {
-  unshare -m --propagation private -- sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$T/empty.so" "$real" "$@"
-}
+without_archive() { without_library "$real" "$@"; }
 WANT="libarchive.so.13 could not be loaded (needed for tar): "
 
 # bb's layer is unpacked by its first run, which needs libarchive.

@@ -8,6 +8,7 @@
 # bind-mounted over it), so nothing outside this test sees it.
 set -uo pipefail
 source "$BERTH_SRC/tests/e2e/lib/engine.sh"
+source "$BERTH_SRC/tests/e2e/lib/nolib.sh"
 for t in readelf ldd unshare ldconfig python3; do
   command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 0; }
 done
@@ -18,14 +19,9 @@ T=$(e2e_tmpdir)
 check "berth does not link libcurl" sh -c "! readelf -d '$B' | grep -q 'NEEDED.*libcurl'"
 check "nor does any library berth loads at start" sh -c "! ldd '$B' | grep -q libcurl"
 
-lib=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64|x32|64bit|AArch64/ {print $NF; exit}')
-[ -n "$lib" ] || lib=$(ldconfig -p | awk '$1 == "libcurl.so.4" {print $NF; exit}')
-real=$(readlink -f "$lib")
-: > "$T/empty.so"
+real=$(library_file libcurl.so.4)
 # without_curl CMD...: CMD in a mount namespace where libcurl.so.4 is empty.
-without_curl() {
-  unshare -m --propagation private -- sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$T/empty.so" "$real" "$@"
-}
+without_curl() { without_library "$real" "$@"; }
 
 check "berth --version without libcurl" without_curl "$B" --version
 check "berth images without libcurl" without_curl "$B" --root "$ROOT" images -q
