@@ -6,15 +6,29 @@
 #include <cstring>
 
 namespace berth {
+namespace {
 
-Result<size_t> send_with_fd(int sock, const void* data, size_t len, int fd, const char* what) {
-  iovec iov{const_cast<void*>(data), len};
+// One data buffer and room for one fd: the frame both directions use.
+// Not copyable: mh points into the object itself.
+struct OneFdMessage {
+  iovec iov;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
+  OneFdMessage(void* data, size_t len) : iov{data, len} {
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+  }
+  OneFdMessage(const OneFdMessage&) = delete;
+  OneFdMessage& operator=(const OneFdMessage&) = delete;
+};
+
+}  // namespace
+
+Result<size_t> send_with_fd(int sock, const void* data, size_t len, int fd, const char* what) {
+  OneFdMessage m(const_cast<void*>(data), len);
+  msghdr& mh = m.mh;
   cmsghdr* c = CMSG_FIRSTHDR(&mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -28,13 +42,8 @@ Result<size_t> send_with_fd(int sock, const void* data, size_t len, int fd, cons
 }
 
 Result<size_t> recv_with_fd(int sock, void* buf, size_t cap, UniqueFd* fd, const char* what) {
-  iovec iov{buf, cap};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
+  OneFdMessage m(buf, cap);
+  msghdr& mh = m.mh;
   ssize_t n;
   do n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);

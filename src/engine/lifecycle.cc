@@ -478,10 +478,8 @@ Status Engine::cleanup(const std::string& id) {
   bool was_live = c0.state == State::running || c0.state == State::paused;
   c.pid = 0;
   c.monitor_pid = 0;
-  // --rm: the row goes below; updating it first would be one more write.
-  if (!c.config.value("rm", false)) TRY(containers_.update(c));
-  trace_mark("cleanup: row updated");
   if (c.config.value("rm", false)) {
+    // The row goes below; updating it first would be one more write.
     (void)remove_anonymous_volumes(c);
     (void)remove_container_dir(paths_.dir(id));
     trace_mark("cleanup: dir removed");
@@ -490,6 +488,7 @@ Status Engine::cleanup(const std::string& id) {
     container_event(c, "destroy");
     return Status{};
   }
+  TRY(containers_.update(c));
   if (!was_live) return Status{};
   // Restart policy (Docker's): not after an explicit stop/kill by the user.
   auto rp = c.config.value("restart", nlohmann::json::object());

@@ -102,10 +102,12 @@ Status remove(const GlobalOptions& g, const std::string& id, bool force) {
     (void)signal_all(g, st, SIGKILL);
     wait_gone(st, 10000);
   }
-  auto spec = st.poststop_hooks == false ? Result<Spec>(Error(Errc::not_found, "no poststop hooks")) : saved_spec(g, id);
-  if (spec.ok() && !spec->hooks.poststop.empty()) {
-    auto hs = run_hooks(spec->hooks.poststop, state_json(st, CStatus::stopped).dump(), "poststop");
-    if (!hs.ok()) log_warning("container " + id + ": " + hs.error().str());
+  if (st.poststop_hooks != false) {  // unknown (an older state.json) or true
+    auto spec = saved_spec(g, id);
+    if (spec.ok() && !spec->hooks.poststop.empty()) {
+      auto hs = run_hooks(spec->hooks.poststop, state_json(st, CStatus::stopped).dump(), "poststop");
+      if (!hs.ok()) log_warning("container " + id + ": " + hs.error().str());
+    }
   }
   if (auto m = open_cgroup(g, st); m.ok()) {
     // Stragglers (e.g. exec'd processes outside the pid namespace) die too.

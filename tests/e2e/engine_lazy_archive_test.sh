@@ -17,8 +17,7 @@ B=$BERTH_BIN/berth
 engine_setup bb
 T=$(e2e_tmpdir)
 
-check "berth does not link libarchive" sh -c "! readelf -d '$B' | grep -q 'NEEDED.*libarchive'"
-check "nor does any library berth loads at start" sh -c "! ldd '$B' | grep -q libarchive"
+check_not_linked "$B" archive
 
 real=$(library_file libarchive.so.13)
 # without_archive CMD...: CMD in a mount namespace where libarchive.so.13 is empty.

@@ -16,8 +16,7 @@ B=$BERTH_BIN/berth
 engine_setup bb
 T=$(e2e_tmpdir)
 
-check "berth does not link libcurl" sh -c "! readelf -d '$B' | grep -q 'NEEDED.*libcurl'"
-check "nor does any library berth loads at start" sh -c "! ldd '$B' | grep -q libcurl"
+check_not_linked "$B" curl
 
 real=$(library_file libcurl.so.4)
 # without_curl CMD...: CMD in a mount namespace where libcurl.so.4 is empty.

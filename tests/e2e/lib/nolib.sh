@@ -20,3 +20,12 @@ without_library() {
   local file=$1; shift
   unshare -m --propagation private -- sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$NOLIB_EMPTY" "$file" "$@"
 }
+
+# check_not_linked BIN NAME: BIN's ELF does not NEED libNAME, nor does any
+# library the loader maps for it at start (ldd).
+check_not_linked() {
+  local bin=$1 name=$2 base
+  base=$(basename "$bin")
+  check "$base does not link lib$name" sh -c "! readelf -d '$bin' | grep -q 'NEEDED.*lib$name'"
+  check "nor does any library $base loads at start" sh -c "! ldd '$bin' | grep -q lib$name"
+}
