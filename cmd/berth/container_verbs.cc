@@ -45,6 +45,8 @@ Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
   trace_mark("run: flags parsed");
   TRY_ASSIGN(engine::RunOptions o, to_run_options(f));
   o.run_here = run && !o.detach;
+  // Its network namespace and cgroup are made meanwhile (engine/ahead.h).
+  auto ahead = engine::Ahead::start(o);
   TRY_ASSIGN(auto ctx, EngineCtx::open());
   trace_mark("run: store and engine open");
   auto found = find_image(ctx->store, o.image);
@@ -55,7 +57,7 @@ Result<int> cmd_create_or_run(const RunFlags& f, bool run) {
   }
   TRY_ASSIGN(auto img, image::resolve(ctx->store.content(), found->top));
   trace_mark("run: image resolved");
-  TRY_ASSIGN(engine::Container c, ctx->engine.create(img, o.image, o));
+  TRY_ASSIGN(engine::Container c, ctx->engine.create(img, o.image, o, std::move(ahead)));
   trace_mark("run: created");
   if (!run) {
     std::printf("%s\n", c.id.c_str());

@@ -8,6 +8,7 @@
 #include "base/trace.h"
 #include "base/fd.h"
 #include "base/fs.h"
+#include "engine/ahead.h"
 #include "engine/engine.h"
 #include "engine/netsetup.h"
 #include "engine/options.h"
@@ -120,10 +121,14 @@ Result<Volumes> open_volumes(Engine& e) {
   return v;
 }
 
-Result<Container> Engine::create(const image::ResolvedImage& img, const std::string& image_ref, const RunOptions& o) {
+Engine::Engine(Engine&&) noexcept = default;
+Engine::~Engine() = default;
+
+Result<Container> Engine::create(const image::ResolvedImage& img, const std::string& image_ref, const RunOptions& o,
+                                 std::unique_ptr<Ahead> ahead) {
   TRY(check_run_options(o));
   Container c;
-  c.id = new_container_id();
+  c.id = ahead ? ahead->id() : new_container_id();
   c.name = o.name;
   if (c.name.empty()) {
     for (int i = 0; i < 20; i++) {
@@ -259,7 +264,7 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   in.options = o;
   in.rootfs = merged;
   in.id = c.id;
-  in.cgroups_path = "/berth/" + c.id;
+  in.cgroups_path = container_cgroups_path(c.id);
   // none: the runtime makes the namespace (and brings lo up, as runc does);
   // bridge and slirp join the one the engine prepares.
   if (o.network != "host" && o.network != "none") in.netns_path = paths_.netns(c.id);
@@ -293,6 +298,7 @@ Result<Container> Engine::create(const image::ResolvedImage& img, const std::str
   TRY(std::move(inserted));
   trace_mark("create: row inserted");
   guard.armed = false;
+  if (ahead) ahead_[c.id] = std::move(ahead);
   container_event(c, "create");
   trace_mark("create: event");
   return c;

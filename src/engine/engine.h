@@ -18,11 +18,13 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
+#include "engine/ahead.h"
 #include "engine/containers.h"
 #include "engine/paths.h"
 #include "image/resolve.h"
@@ -47,7 +49,8 @@ struct ExecRequest {
 class Engine {
  public:
   static Result<Engine> open(Store& store);
-  Engine(Engine&&) noexcept = default;
+  Engine(Engine&&) noexcept;
+  ~Engine();
 
   Store& store() { return *store_; }
   const Paths& paths() const { return paths_; }
@@ -58,7 +61,9 @@ class Engine {
   Container refresh(Container c);
   Result<Container> lookup(const std::string& ref);
 
-  Result<Container> create(const image::ResolvedImage& img, const std::string& image_ref, const RunOptions& o);
+  // ahead: see engine/ahead.h; the container gets its id.
+  Result<Container> create(const image::ResolvedImage& img, const std::string& image_ref, const RunOptions& o,
+                           std::unique_ptr<Ahead> ahead = nullptr);
   Status start(const std::string& id);
   Result<int> run_foreground(const std::string& id, const ForegroundOptions& fo);
   Status stop(const std::string& id, std::optional<int> timeout_seconds);
@@ -88,6 +93,8 @@ class Engine {
   Containers containers_;
   // Specs made by create() for run_here --rm containers, by id (see RunOptions).
   std::map<std::string, std::string> unwritten_specs_;
+  // Their network namespaces and cgroups in the making (engine/ahead.h).
+  std::map<std::string, std::unique_ptr<Ahead>> ahead_;
 };
 
 // Where the berth binary and berth-monitor are: $BERTH_EXE / $BERTH_MONITOR,

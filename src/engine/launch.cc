@@ -78,6 +78,7 @@ Result<Launched> launch(const Paths& paths, const std::string& id, const LaunchI
   co.id = id;
   co.bundle = path_exists(paths.legacy_bundle(id) + "/config.json") ? paths.legacy_bundle(id) : paths.bundle(id);
   co.config_text = io.config_text;
+  co.prepared = io.prepared;
   // Started below in this call: the init waits on a pipe, not on a fifo.
   int start_fd = -1;
   co.start_fd = &start_fd;

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "engine/paths.h"
+#include "runtime/container.h"
 
 namespace berth::engine {
 
@@ -20,6 +21,7 @@ struct LaunchIo {
   bool tty = false;                    // a pty from the runtime (console socket)
   StdinMode stdin_mode = StdinMode::null;
   std::string config_text;  // the spec in memory; empty: the bundle's config.json
+  runtime::Prepared* prepared = nullptr;  // made ahead (engine/ahead.h); taken
 };
 
 struct Launched {

@@ -18,6 +18,7 @@
 
 #include "base/trace.h"
 #include "base/fs.h"
+#include "engine/ahead.h"
 #include "engine/engine.h"
 #include "engine/launch.h"
 #include "engine/monitor.h"
@@ -381,6 +382,13 @@ Status Engine::start(const std::string& id) {
 
 Result<int> Engine::run_foreground(const std::string& id, const ForegroundOptions& fo) {
   TRY_ASSIGN(Container c, lookup(id));
+  // Ours from here, so that every way out waits for it and removes what
+  // the runtime did not take.
+  std::unique_ptr<Ahead> ahead;
+  if (auto it = ahead_.find(c.id); it != ahead_.end()) {
+    ahead = std::move(it->second);
+    ahead_.erase(it);
+  }
   {
     TRY_ASSIGN(auto lock, ContainerLock::take(paths_.dir(c.id)));
     trace_mark("fg: locked");
@@ -399,6 +407,8 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   struct winsize ws {};
   bool have_ws = tty && ::ioctl(0, TIOCGWINSZ, &ws) == 0;
   const int64_t started = now_ns();  // see start()
+  if (ahead) io.prepared = ahead->take();
+  trace_mark("fg: made ahead");
   auto l = launch(paths_, c.id, io);
   trace_mark("fg: launched");
   if (!l.ok()) {
@@ -433,6 +443,7 @@ Result<int> Engine::run_foreground(const std::string& id, const ForegroundOption
   mc.name = c.name;
   mc.image = c.image;
   mc.log_path = paths_.log(c.id);
+  mc.sync_log = !c.config.value("rm", false);
   mc.exit_path = paths_.exit_file(c.id);
   mc.events_path = paths_.events();
   auto h = c.config.value("health", nlohmann::json::object());

@@ -217,7 +217,7 @@ Result<ExitInfo> run_monitor(const MonitorConfig& cfg) {
   }
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   if (!exited) return Error(Errc::internal, "monitor " + cfg.id + ": poll failed before the container exited");
-  if (log) (void)log->flush();
+  if (log) (void)log->flush(cfg.sync_log);
   // The die event goes first: the exit file is what `stop`, `wait` and `ps`
   // wait for, and whatever they append next (stop, destroy) must come after it.
   if (!cfg.events_path.empty()) {

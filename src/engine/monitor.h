@@ -41,6 +41,8 @@ struct MonitorConfig {
   std::string log_path;
   uint64_t log_max_bytes = 10u << 20;
   int log_max_files = 2;
+  // fdatasync the log at exit; off for --rm, whose log is removed right after.
+  bool sync_log = true;
   std::string exit_path;
   std::string events_path;
   // Health checks: argv run every interval (nanoseconds) while the

@@ -79,7 +79,9 @@ json default_device_rules(bool privileged) {
   return d;
 }
 
-json resources(const RunOptions& o) {
+}  // namespace
+
+json spec_resources(const RunOptions& o) {
   json r = {{"devices", default_device_rules(o.privileged)}};
   json mem = json::object();
   if (o.memory > 0) mem["limit"] = o.memory;
@@ -100,6 +102,10 @@ json resources(const RunOptions& o) {
   if (o.pids_limit > 0 || o.pids_limit == -1) r["pids"] = {{"limit", o.pids_limit}};
   return r;
 }
+
+std::string container_cgroups_path(const std::string& id) { return "/berth/" + id; }
+
+namespace {
 
 size_t depth(const std::string& p) { return static_cast<size_t>(std::count(p.begin(), p.end(), '/')); }
 
@@ -273,7 +279,7 @@ Result<json> make_spec(const SpecInputs& in) {
 
   json linux = {
       {"namespaces", std::move(namespaces)},
-      {"resources", resources(o)},
+      {"resources", spec_resources(o)},
   };
   if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
   if (!o.privileged && !o.systempaths_unconfined) {

@@ -71,6 +71,11 @@ inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr
 
 Result<nlohmann::json> make_spec(const SpecInputs& in);
 
+// The pieces a container's cgroup is made from (see engine/ahead.h):
+// linux.resources for these options, and linux.cgroupsPath for an id.
+nlohmann::json spec_resources(const RunOptions& o);
+std::string container_cgroups_path(const std::string& id);
+
 // The pieces, for the engine's other uses (inspect, exec, commit):
 // Docker's entrypoint/cmd rule; `no command specified` when empty.
 Result<std::vector<std::string>> container_args(const image::RunConfig& image, const RunOptions& o);

@@ -110,7 +110,24 @@ Result<Spec> saved_spec(const GlobalOptions& g, const std::string& id) {
   return parse_spec(*text);
 }
 
+Prepared::Prepared() = default;
+Prepared::Prepared(Prepared&&) noexcept = default;
+Prepared& Prepared::operator=(Prepared&&) noexcept = default;
+Prepared::~Prepared() {
+  if (cgroup) (void)cgroup->destroy();
+}
+
+Result<std::unique_ptr<cgroup::Manager>> prepare_cgroup(const GlobalOptions& g, const std::string& id,
+                                                        const std::string& cgroups_path, nlohmann::json resources) {
+  TRY(validate_id(id));
+  append_default_device_rules(resources);
+  return cgroup::Manager::create(cgroups_path, id, resources, g.systemd_cgroup);
+}
+
 static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for_run, int* pidfd_out) {
+  // What the caller made ahead is ours from here on, and goes if we fail.
+  Prepared ahead;
+  if (o.prepared) ahead = std::move(*o.prepared);
   TRY(validate_id(o.id));
   TRY_ASSIGN(std::string bundle, abs_path(o.bundle.empty() ? "." : o.bundle));
   std::string config_text = o.config_text;
@@ -153,6 +170,7 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
   plan.no_pivot = o.no_pivot;
   plan.console_socket = o.console_socket;
   plan.seccomp_cache_dir = seccomp_cache_dir(g.root);
+  if (!spec.linux.ns(NsType::user)) plan.netns_fd = ahead.netns.get();
   if (spec.process->terminal && o.console_socket.empty()) {
     // `run` in the foreground without a console socket: the process simply
     // shares our stdio (a terminal there stays the container's terminal).
@@ -176,7 +194,8 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
 
   trace_mark("runtime: state dir, fifo");
   append_default_device_rules(spec.linux.resources);
-  auto cg = cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup);
+  auto cg = ahead.cgroup ? Result<std::unique_ptr<cgroup::Manager>>(std::move(ahead.cgroup))
+                         : cgroup::Manager::create(spec.linux.cgroups_path, o.id, spec.linux.resources, g.systemd_cgroup);
   if (cg.ok() && is_rootless(g) && !cgroup_is_callers(**cg))  // not ours: dropped, never destroyed
     cg = Error(Errc::permission, "cgroup " + (*cg)->path() + " exists and is not writable by the caller");
   if (cg.ok()) {

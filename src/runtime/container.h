@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,12 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/fd.h"
+#include "cgroup/cgroup.h"
 #include "runtime/spec.h"
 #include "runtime/state.h"
-
-namespace berth::cgroup {
-class Manager;
-}
 
 namespace berth::runtime {
 
@@ -36,6 +35,25 @@ struct GlobalOptions {
 };
 
 bool is_rootless(const GlobalOptions& g);
+
+// What an in-process caller made before create(), on another thread while it
+// prepared the rest (the engine: docs/engine.md, "Made ahead"). Each is what
+// create() would otherwise make itself, so the container is the same.
+struct Prepared {
+  // A new network namespace with lo up (new_network_namespace()), used for a
+  // "network" entry without a path. Not with a user namespace in the spec:
+  // the init could not join a namespace owned by ours.
+  UniqueFd netns;
+  // prepare_cgroup() for the same id, linux.cgroupsPath and linux.resources.
+  std::unique_ptr<cgroup::Manager> cgroup;
+  Prepared();
+  Prepared(Prepared&&) noexcept;
+  Prepared& operator=(Prepared&&) noexcept;
+  ~Prepared();  // removes a cgroup create() did not take
+};
+// The cgroup create() makes: linux.resources with the default device rules.
+Result<std::unique_ptr<cgroup::Manager>> prepare_cgroup(const GlobalOptions& g, const std::string& id,
+                                                        const std::string& cgroups_path, nlohmann::json resources);
 // Whether the caller can move a process into every directory of m: rootless,
 // a cgroup it cannot (one of the same name made by root, say) is not the
 // container's, and is neither used, listed, signalled nor removed.
@@ -57,6 +75,8 @@ struct CreateOptions {
   // start_with(). No fifo means `state` reports such a container "running"
   // from create on; it is started within the same call anyway.
   int* start_fd = nullptr;
+  // Taken by create() (moved from): see Prepared.
+  Prepared* prepared = nullptr;
 };
 
 Result<pid_t> create(const GlobalOptions& g, const CreateOptions& o);

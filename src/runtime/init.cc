@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "base/fs.h"
+#include "base/trace.h"
 #include "cgroup/cgroup.h"
 #include "runtime/hooks.h"
 #include "runtime/sysctl.h"
@@ -89,11 +90,13 @@ void container_init(InitConfig& cfg) {
   auto tag = sync_recv(sync);
   if (!tag.ok() || *tag != kSyncGo) ::_exit(1);
   check(join_cgroups(cfg));
+  trace_mark("init: cgroups joined");
   check(join_namespaces(cfg));
   check(become_root_in_userns(cfg));
   if (cfg.unshare_flags && ::unshare(cfg.unshare_flags) != 0) check(sys_error("unshare cgroup namespace"));
   const Spec& s = *cfg.spec;
-  if (const Namespace* n = s.linux.ns(NsType::network); n && n->path.empty()) check(loopback_up());
+  if (const Namespace* n = s.linux.ns(NsType::network); n && n->path.empty() && !cfg.netns_ready) check(loopback_up());
+  trace_mark("init: lo up");
   if (s.linux.ns(NsType::uts)) {
     if (!s.hostname.empty() && ::sethostname(s.hostname.data(), s.hostname.size()) != 0)
       check(sys_error("sethostname"));
@@ -101,6 +104,7 @@ void container_init(InitConfig& cfg) {
       check(sys_error("setdomainname"));
   }
   check(prepare_rootfs(cfg));
+  trace_mark("init: rootfs prepared");
   check(sync_send(sync, kSyncMounted));
   std::string state;
   tag = sync_recv(sync, &state);
@@ -110,9 +114,11 @@ void container_init(InitConfig& cfg) {
   // hold.
   check(run_hooks(s.hooks.create_container, state, "createContainer"));
   check(finish_rootfs(cfg));
+  trace_mark("init: rootfs finished");
   if (cfg.process->terminal) check(setup_console(cfg));
   if (cfg.console_fd >= 0) ::close(cfg.console_fd);
   check(setup_process(cfg));
+  trace_mark("init: process set up");
   auto exe = find_executable(*cfg.process);
   if (!exe.ok()) child_fail(sync, exe.error());
   check(apply_apparmor(cfg.process->apparmor_profile));
@@ -137,11 +143,13 @@ void container_init(InitConfig& cfg) {
     if (n != 1) ::_exit(1);
     // Left open on purpose: its close at execve tells `start` we are running.
   }
+  trace_mark("init: started");
   if (auto st = run_start_hooks(cfg, state); !st.ok()) late_fail(st.error());
   // CVE-2024-21626: nothing of ours survives into the container process.
   close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
   if (!settle_early)
     if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
+  trace_mark("init: privileges dropped");
   late_fail(exec_process(*cfg.process, *exe));
 }
 

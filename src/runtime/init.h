@@ -48,6 +48,7 @@ struct InitConfig {
   bool has_seccomp = false;
   seccomp::Program seccomp;
   std::vector<std::pair<NsType, int>> join_ns;  // setns() targets, opened by the parent
+  bool netns_ready = false;  // the new network namespace is in join_ns, lo up (Prepared)
   int unshare_flags = 0;     // namespaces made in the child after clone (cgroup)
   bool userns = false;       // the child is in a (new or joined) user namespace
   std::vector<std::pair<std::string, std::string>> cgroup_mounts;  // controller -> host dir

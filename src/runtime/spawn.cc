@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "base/fs.h"
+#include "base/trace.h"
 #include "base/userns.h"
 #include "cgroup/cgroup.h"
 #include "runtime/init.h"
@@ -207,6 +208,11 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   UniqueFd pid_ns;
   bool joins_other = false;
   for (const auto& n : spec.linux.namespaces) {
+    if (n.path.empty() && n.type == NsType::network && plan.netns_fd >= 0) {
+      cfg.join_ns.emplace_back(n.type, own(::fcntl(plan.netns_fd, F_DUPFD_CLOEXEC, min_fd)));
+      cfg.netns_ready = true;
+      continue;
+    }
     if (n.path.empty()) {
       if (n.type == NsType::cgroup) cfg.unshare_flags |= CLONE_NEWCGROUP;  // after joining the cgroup
       else flags |= static_cast<uint64_t>(ns_clone_flag(n.type));
@@ -268,6 +274,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
     own_pid_ns.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
     if (::setns(pid_ns.get(), CLONE_NEWPID) != 0) return sys_error("join pid namespace");
   }
+  trace_mark("spawn: prepared");
   int pidfd = -1;
   struct clone_args args = {};
   args.flags = flags | CLONE_PIDFD;
@@ -289,6 +296,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   if (own_pid_ns) ::setns(own_pid_ns.get(), CLONE_NEWPID);
   if (own_time_ns) ::setns(own_time_ns.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone the container init", clone_err);
+  trace_mark("spawn: cloned");
   *pid_out = static_cast<pid_t>(pid);
   Child child;
   child.pid = static_cast<pid_t>(pid);
@@ -306,6 +314,7 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   if (procs_write) TRY(plan.cgroup->add_process(child.pid));
   TRY(sync_send(parent_end.get(), kSyncGo));
   TRY(expect(kSyncMounted));
+  trace_mark("spawn: child mounted");
   if (plan.before_hooks) TRY(plan.before_hooks(child.pid));
   TRY(sync_send(parent_end.get(), kSyncHooksDone, plan.state_for_child ? plan.state_for_child() : std::string()));
   // A NOTIFY profile's listener arrives before Ready and goes to the agent.

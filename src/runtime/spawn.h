@@ -29,6 +29,7 @@ struct SpawnPlan {
   bool no_pivot = false;
   int fifo_fd = -1;
   cgroup::Manager* cgroup = nullptr;
+  int netns_fd = -1;  // Prepared::netns: joined instead of a new one (not owned)
   std::string seccomp_cache_dir;  // seccomp::compile's cache; empty: none
   // Runs in the parent once the rootfs is mounted (prestart, createRuntime).
   std::function<Status(pid_t)> before_hooks;

@@ -1,6 +1,7 @@
 #include "runtime/sysctl.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -85,6 +86,19 @@ Status loopback_up() {
   ifr.ifr_flags |= IFF_UP;
   if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_error("loopback: bring lo up");
   return Status{};
+}
+
+Result<UniqueFd> new_network_namespace() {
+  // unshare moves only the calling thread, and it goes back before returning,
+  // so any thread of a process may call this.
+  UniqueFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!own) return sys_error("open /proc/thread-self/ns/net");
+  if (::unshare(CLONE_NEWNET) != 0) return sys_error("unshare a network namespace");
+  UniqueFd made(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  Status up = made ? loopback_up() : Status(sys_error("open the new network namespace"));
+  if (::setns(own.get(), CLONE_NEWNET) != 0) return sys_error("return to the caller's network namespace");
+  TRY(std::move(up));
+  return made;
 }
 
 }  // namespace berth::runtime

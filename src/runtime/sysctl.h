@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "runtime/spec.h"
 
 namespace berth::runtime {
@@ -21,5 +22,8 @@ Status apply_sysctls(const std::map<std::string, std::string>& sysctl);
 // does (its "loopback" network). A new namespace's lo is down; with it up,
 // the engine's --network none is a plain new namespace (Docker has lo up).
 Status loopback_up();
+// A new network namespace with lo up, as the init would make it: for
+// CreateOptions::prepared. Any thread may call it; it stays in its own.
+Result<UniqueFd> new_network_namespace();
 
 }  // namespace berth::runtime

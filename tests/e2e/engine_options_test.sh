@@ -24,6 +24,15 @@ r bb unshare -U true 2>/dev/null; check "seccomp default: unshare -U denied" tes
 out=$(r bb sh -c 'mkdir -p /mnt && mount -t tmpfs none /mnt 2>/dev/null && echo mounted')
 check "mount denied by default" test "$out" != mounted
 
+# --network none in the foreground: a namespace of its own (made on a second
+# thread ahead of the runtime, engine/ahead.h) holding only lo, which is up.
+host_ns=$(readlink /proc/self/ns/net)
+check "--network none: not the host's namespace" test "$(r bb readlink /proc/self/ns/net)" != "$host_ns"
+expect_eq "--network none: only lo" lo "$(r bb ls /sys/class/net)"
+lo_flags=$(r bb cat /sys/class/net/lo/flags)
+check "--network none: lo is up ($lo_flags)" test $((lo_flags & 1)) -eq 1
+expect_eq "--network none: 127.0.0.1 answers" ok "$(r bb sh -c 'nc -l -p 7 -e echo ok & sleep 0.2; nc 127.0.0.1 7 </dev/null')"
+
 # --read-only, with a --tmpfs for scratch.
 r --read-only bb sh -c 'echo x >/x' 2>/dev/null; check "--read-only: write to / fails" test $? -ne 0
 expect_eq "--read-only --tmpfs /tmp: /tmp writable" ok "$(r --read-only --tmpfs /tmp bb sh -c 'echo ok >/tmp/x && cat /tmp/x')"
