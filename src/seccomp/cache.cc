@@ -26,7 +26,7 @@ namespace {
 
 constexpr char kMagic[8] = {'B', 'R', 'T', 'H', 'S', 'C', 'M', 'P'};
 // Bump when the layout below changes (the source id covers compile() itself).
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;  // 2: binary-tree programs
 constexpr size_t kNameLen = 16;  // hex of the key's 64-bit FNV-1a hash
 // magic, format, reserved, key length, body length, body FNV-1a; then key, body.
 constexpr size_t kHeaderLen = sizeof kMagic + 4 + 4 + 8 + 8 + 8;

@@ -225,6 +225,13 @@ Result<Program> compile_checked(const json& spec) {
 
   Ctx ctx(seccomp_init(default_action));
   if (!ctx) return bad("linux.seccomp.defaultAction: libseccomp rejected " + default_name);
+  // A binary tree over the syscall numbers instead of libseccomp's default
+  // chain. Attaching a filter costs the kernel one emulation run per syscall
+  // number (seccomp_cache_prepare, to find the always-allowed ones), each as
+  // long as that number's path: O(log n) here instead of O(n) for Docker's
+  // ~370 names (docs/runtime.md, "Seccomp attach").
+  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc != 0)
+    return Error(Errc::internal, "seccomp: binary-tree layout: " + errstr(rc));
 
   std::vector<uint32_t> arch_tokens{seccomp_arch_native()};
   std::vector<std::string> known_names;
