@@ -80,32 +80,35 @@ Status mount_cgroup(const InitConfig& cfg, int rootfd, const Mount& m, const Mou
   }
   if (::mount("tmpfs", fd_path(dest.get()).c_str(), "tmpfs", base, "mode=755") != 0)
     return sys_error("mount tmpfs on " + m.destination);
+  // One bind per v1 hierarchy (ten on this kind of host) into the tmpfs just
+  // made: nothing else can reach it yet, so its entries are made and opened
+  // directly, and the attributes go on the whole tree at the end in one call
+  // (no container process exists before that).
+  TRY_ASSIGN(auto dir, open_in_root(rootfd, m.destination, O_DIRECTORY | O_RDONLY, RESOLVE_NO_SYMLINKS));
   for (const auto& [ctrl, hostdir] : cfg.cgroup_mounts) {
     std::string name = ctrl;
     if (name.rfind("name=", 0) == 0) name = name.substr(5);
     std::string sub = m.destination + "/" + name;
-    TRY_ASSIGN(auto target, mkpath_in_root(rootfd, sub, false, RESOLVE_NO_SYMLINKS));
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      return Error(Errc::invalid_input, "cgroup hierarchy name \"" + name + "\" for " + m.destination);
+    if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + sub);
+    UniqueFd target(::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!target) return sys_error("open " + sub);
     UniqueFd src(::open(hostdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!src) return sys_error("open cgroup " + hostdir);
-    TRY(bind_fd_onto(src.get(), target.get(), false, attrs_from_flags(o.flags | base), sub));
-    if (name.find(',') != std::string::npos) {
-      TRY_ASSIGN(auto dir, open_in_root(rootfd, m.destination, O_DIRECTORY | O_RDONLY, RESOLVE_NO_SYMLINKS));
-      size_t i = 0;
-      while (i < name.size()) {
-        size_t j = name.find(',', i);
-        if (j == std::string::npos) j = name.size();
-        std::string part = name.substr(i, j - i);
-        if (::symlinkat(name.c_str(), dir.get(), part.c_str()) != 0 && errno != EEXIST)
-          return sys_error("symlink " + m.destination + "/" + part);
-        i = j + 1;
-      }
+    TRY(bind_fd_onto(src.get(), target.get(), false, 0, sub));
+    size_t i = 0;
+    while (name.find(',') != std::string::npos && i < name.size()) {
+      size_t j = name.find(',', i);
+      if (j == std::string::npos) j = name.size();
+      std::string part = name.substr(i, j - i);
+      if (::symlinkat(name.c_str(), dir.get(), part.c_str()) != 0 && errno != EEXIST)
+        return sys_error("symlink " + m.destination + "/" + part);
+      i = j + 1;
     }
   }
-  if (o.flags & MS_RDONLY) {
-    TRY_ASSIGN(auto top, open_in_root(rootfd, m.destination, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS));
-    TRY(set_attrs(top.get(), MOUNT_ATTR_RDONLY, 0, false, 0, m.destination));
-  }
-  return Status{};
+  TRY_ASSIGN(auto top, open_in_root(rootfd, m.destination, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS));
+  return set_attrs(top.get(), attrs_from_flags(o.flags | base), 0, true, 0, m.destination);
 }
 
 Status mount_one(const InitConfig& cfg, int rootfd, const Mount& m) {
