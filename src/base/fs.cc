@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +45,25 @@ Status fsync_dir(const std::string& dir) {
   if (!fd) return sys_error("open " + dir);
   if (::fsync(fd.get()) != 0) return sys_error("fsync " + dir);
   return Status{};
+}
+
+ssize_t write_nosigpipe(int fd, const void* data, size_t len) {
+  sigset_t pipe_set, old_mask, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+  ssize_t w = ::write(fd, data, len);
+  int saved = errno;
+  if (w < 0 && errno == EPIPE && !was_pending) {
+    timespec zero{0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = saved;
+  return w;
 }
 
 Status write_all(int fd, const void* data, size_t len) {

@@ -19,6 +19,10 @@ namespace berth {
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 Status fsync_dir(const std::string& dir);
 Status write_all(int fd, const void* data, size_t len);
+// write(2) to a pipe whose reader may be gone: EPIPE instead of a SIGPIPE
+// that would kill the calling process (a library must not decide that). The
+// signal is blocked on this thread and the one the write raised swallowed.
+ssize_t write_nosigpipe(int fd, const void* data, size_t len);
 Result<size_t> read_full(int fd, void* buf, size_t len);  // short only at EOF
 Status atomic_write_file(const std::string& path, std::string_view data, mode_t mode = 0644);
 Result<std::string> read_file(const std::string& path, uint64_t limit = 64ull << 20);

@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 
+#include "base/fs.h"
 #include "base/fd.h"
 
 extern char** environ;
@@ -73,28 +74,6 @@ bool mac_ok(std::string_view m) {
     if (i == m.size()) return false;
   }
   return octets >= 1 && octets <= 20;
-}
-
-// A plugin may exit without reading its stdin. The write then fails with
-// EPIPE, and must not raise SIGPIPE in a process that embeds this library: block
-// it on this thread and swallow the one the write caused.
-ssize_t write_nosigpipe(int fd, const void* data, size_t len) {
-  sigset_t pipe_set, old_mask, pending;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-  ssize_t w = ::write(fd, data, len);
-  int saved = errno;
-  if (w < 0 && errno == EPIPE && !was_pending) {
-    timespec zero{0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  errno = saved;
-  return w;
 }
 
 }  // namespace
@@ -383,7 +362,7 @@ Result<RunResult> run(const std::string& path, const std::vector<std::string>& a
       return sys_error("poll on " + path, e);
     }
     if (iw >= 0 && fds[iw].revents) {
-      ssize_t w = write_nosigpipe(in_w.get(), stdin_data.data() + written, stdin_data.size() - written);
+      ssize_t w = berth::write_nosigpipe(in_w.get(), stdin_data.data() + written, stdin_data.size() - written);
       if (w > 0) written += static_cast<size_t>(w);
       // EPIPE (plugin ignored stdin) is not our failure; its exit status tells.
       if (w < 0 && errno != EAGAIN && errno != EINTR) in_w.reset();

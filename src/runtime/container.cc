@@ -252,7 +252,8 @@ static Result<pid_t> create_impl(const GlobalOptions& g, const CreateOptions& o,
 Result<pid_t> create(const GlobalOptions& g, const CreateOptions& o) { return create_impl(g, o, false, nullptr); }
 
 static Status start_through(const GlobalOptions& g, const std::string& id, const ContainerState& st, UniqueFd fd) {
-  if (::write(fd.get(), "0", 1) != 1) return sys_error("start container " + id + ": write exec fifo");
+  // The init may have died since create (a failed privilege drop, a kill).
+  if (write_nosigpipe(fd.get(), "0", 1) != 1) return sys_error("start container " + id + ": write exec fifo");
   // The init holds the fifo (close-on-exec) until it execs the process, so
   // "no reader left" means the container process is really running when
   // start returns: a signal sent right after must reach it, not the runtime.

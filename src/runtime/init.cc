@@ -134,6 +134,16 @@ void container_init(InitConfig& cfg) {
   check(sync_write(sync, kSyncReady));
   ::close(sync);
   cfg.sync_fd = -1;
+  // runc's order: privileges go (and a filter without no_new_privs is loaded)
+  // once Ready is sent and before the wait for start, so the work overlaps
+  // the runtime recording the state, and start is only the exec. Only
+  // startContainer hooks, which berth runs as root, keep them until after start.
+  const bool settle_before_start = !settle_early && s.hooks.start_container.empty();
+  if (settle_before_start) {
+    close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
+    if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
+    trace_mark("init: privileges dropped");
+  }
   if (cfg.fifo_fd >= 0) {
     // Blocks until `start` writes a byte: the container stays "created".
     char c;
@@ -147,9 +157,10 @@ void container_init(InitConfig& cfg) {
   if (auto st = run_start_hooks(cfg, state); !st.ok()) late_fail(st.error());
   // CVE-2024-21626: nothing of ours survives into the container process.
   close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
-  if (!settle_early)
+  if (!settle_early && !settle_before_start) {
     if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
-  trace_mark("init: privileges dropped");
+    trace_mark("init: privileges dropped");
+  }
   late_fail(exec_process(*cfg.process, *exe));
 }
 

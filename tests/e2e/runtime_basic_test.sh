@@ -92,6 +92,17 @@ expect_eq "state created" created "$(rt state "$C" | jq -r .status)"
 expect_eq "pid file" "$(rt state "$C" | jq -r .pid)" "$(cat "$T/pid")"
 expect_eq "list" "$C created" "$(rt list --format json | jq -r ".[] | select(.id==\"$C\") | \"\(.id) \(.status)\"")"
 check "duplicate create fails" bash -c "! $RT --root $ROOT create --bundle $B $C 2>/dev/null"
+# runc's order: a created container's init has already dropped to the
+# process's user and capabilities (and loaded its filter); start only execs.
+U="$ID-createduser"
+mkdir -p "$T/b-cu" && ln -sfn "$B/rootfs" "$T/b-cu/rootfs"
+jq '.process.user={"uid":1000,"gid":1000} | .process.capabilities={"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}' "$B/config.json" >"$T/b-cu/config.json"
+check "create as uid 1000" rt create --bundle "$T/b-cu" "$U"
+upid=$(rt state "$U" | jq -r .pid)
+expect_eq "created init already runs as the process user" 1000 "$(awk '/^Uid:/ {print $2}' /proc/$upid/status)"
+expect_eq "created init already holds only the process caps" 0000000000000020 "$(awk '/^CapEff:/ {print $2}' /proc/$upid/status)"
+check "start it" rt start "$U"
+check "delete it" rt delete --force "$U"
 check "start" rt start "$C"
 expect_eq "state running" running "$(rt state "$C" | jq -r .status)"
 expect_eq "exec" "hi 0" "$(rt exec "$C" sh -c 'echo hi $(id -u)')"
