@@ -1,15 +1,7 @@
-// berth/content: a streaming SHA-256/512 whose state can be saved and restored.
-// Not a public header.
-//
-// Why not digest::Hasher: OpenSSL 3's EVP cannot export a digest's midstate.
-// A resumed ingest (registry PATCH then PUT, in different requests) would
-// otherwise re-hash everything already received on every resume. The legacy
-// SHA*_CTX API runs the same assembly (SHA-NI included) and its context is a
-// plain struct, so a checkpoint is just its bytes.
+// berth/content: resumable ingests keep their hash's midstate on disk
+// (digest's Hasher::midstate), in a self-checking record. Not a public header.
 #pragma once
 
-#include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,29 +10,10 @@
 
 namespace berth::content::detail {
 
-class StreamHash {
- public:
-  explicit StreamHash(DigestAlg alg);
-  ~StreamHash();
-  StreamHash(StreamHash&&) noexcept;
-  StreamHash& operator=(StreamHash&&) noexcept;
-
-  DigestAlg alg() const { return alg_; }
-  void update(const void* data, size_t len);
-  uint64_t bytes() const { return bytes_; }
-  Digest finish();  // the object must not be updated afterwards
-
-  // A self-checking snapshot of the state after bytes() bytes.
-  std::string save() const;
-  // Restores a snapshot of `alg` (its bytes() tells where it stands); nullopt
-  // if it is damaged, of another algorithm, or from an incompatible build.
-  static std::optional<StreamHash> load(std::string_view saved, DigestAlg alg);
-
- private:
-  struct Ctx;
-  DigestAlg alg_;
-  uint64_t bytes_ = 0;
-  std::unique_ptr<Ctx> ctx_;
-};
+// magic | algorithm | offset | midstate | sha256 of all that.
+std::string save_hash(const Hasher& h);
+// nullopt if the record is damaged, of another algorithm, or from an
+// incompatible build.
+std::optional<Hasher> load_hash(std::string_view saved, DigestAlg alg);
 
 }  // namespace berth::content::detail

@@ -38,7 +38,7 @@ namespace {
 // The thread starts on the first large chunk, so small blobs never pay for it.
 class HashWorker {
  public:
-  explicit HashWorker(detail::StreamHash* h) : h_(h) {}
+  explicit HashWorker(Hasher* h) : h_(h) {}
   HashWorker(const HashWorker&) = delete;
   HashWorker& operator=(const HashWorker&) = delete;
   ~HashWorker() {
@@ -82,7 +82,7 @@ class HashWorker {
     }
   }
 
-  detail::StreamHash* h_;
+  Hasher* h_;
   std::thread t_;
   std::mutex m_;
   std::condition_variable cv_;
@@ -101,7 +101,7 @@ struct Writer::Impl {
   bool anonymous = false;
   DigestAlg alg = DigestAlg::sha256;
   UniqueFd fd;  // the data file, flock'ed for as long as we live
-  detail::StreamHash hasher;
+  Hasher hasher;
   uint64_t offset = 0;
   std::unique_ptr<char[]> buf = std::make_unique<char[]>(kBufSize);
   size_t buffered = 0;
@@ -162,7 +162,7 @@ struct Writer::Impl {
   void checkpoint() {
     if (state_saved || in_file == 0 || hasher.bytes() != in_file || ::fdatasync(fd.get()) != 0) return;
     std::string tmp = path_join(dir, "hashstate.tmp");
-    std::string saved = hasher.save();
+    std::string saved = detail::save_hash(hasher);
     UniqueFd sfd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!sfd || !write_all(sfd.get(), saved.data(), saved.size())) return;
     sfd.reset();
@@ -398,7 +398,7 @@ Result<Writer> Store::resume(const std::string& ref) {
   if (::fstat(fd.get(), &sb) != 0) return sys_error(what + ": stat");
   uint64_t start = 0;
   if (auto saved = read_file(path_join(dir, "hashstate"), 4096); saved) {
-    auto h = detail::StreamHash::load(*saved, st.first);
+    auto h = detail::load_hash(*saved, st.first);
     if (h && h->bytes() <= static_cast<uint64_t>(sb.st_size)) {
       start = h->bytes();
       impl->hasher = std::move(*h);

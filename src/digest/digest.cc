@@ -4,6 +4,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include <cstring>
+
 namespace berth {
 
 Result<Digest> Digest::parse(std::string_view s) {
@@ -69,6 +71,32 @@ void Hasher::update(const void* data, size_t len) {
   if (alg_ == DigestAlg::sha256) SHA256_Update(&impl_->u.s256, data, len);
   else SHA512_Update(&impl_->u.s512, data, len);
   bytes_ += len;
+}
+
+std::string Hasher::midstate() const {
+  if (alg_ == DigestAlg::sha256) return std::string(reinterpret_cast<const char*>(&impl_->u.s256), sizeof(SHA256_CTX));
+  return std::string(reinterpret_cast<const char*>(&impl_->u.s512), sizeof(SHA512_CTX));
+}
+
+std::optional<Hasher> Hasher::resume(DigestAlg alg, uint64_t bytes, std::string_view midstate) {
+  Hasher h(alg);
+  h.bytes_ = bytes;
+  // The context's own counters must agree with the offset: a state saved by
+  // a build with another struct layout cannot pass.
+  if (alg == DigestAlg::sha256) {
+    if (midstate.size() != sizeof(SHA256_CTX)) return std::nullopt;
+    std::memcpy(&h.impl_->u.s256, midstate.data(), sizeof(SHA256_CTX));
+    const SHA256_CTX& c = h.impl_->u.s256;
+    uint64_t bits = (static_cast<uint64_t>(c.Nh) << 32) | c.Nl;
+    if (bits != bytes * 8 || c.num != bytes % SHA256_CBLOCK || c.md_len != SHA256_DIGEST_LENGTH) return std::nullopt;
+  } else {
+    if (midstate.size() != sizeof(SHA512_CTX)) return std::nullopt;
+    std::memcpy(&h.impl_->u.s512, midstate.data(), sizeof(SHA512_CTX));
+    const SHA512_CTX& c = h.impl_->u.s512;
+    if (c.Nh != 0 || c.Nl != bytes * 8 || c.num != bytes % SHA512_CBLOCK || c.md_len != SHA512_DIGEST_LENGTH)
+      return std::nullopt;
+  }
+  return h;
 }
 
 Digest Hasher::finish() {

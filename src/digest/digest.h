@@ -3,11 +3,13 @@
 // Promises: Digest::parse accepts only the OCI-registered algorithms with
 // lowercase hex of exactly the right length (image-spec descriptor.md
 // "Digests"), so a Digest is always safe to use as a path component.
-// Hasher streams through OpenSSL's EVP (SHA-NI where the CPU has it).
+// Hasher streams through OpenSSL's low-level SHA functions (SHA-NI where the
+// CPU has it; digest.cc says why not EVP), and can hand out its midstate.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +54,14 @@ class Hasher {
   void update(std::string_view s) { update(s.data(), s.size()); }
   Digest finish();  // the hasher is reset afterwards
   uint64_t bytes() const { return bytes_; }
+  DigestAlg alg() const { return alg_; }
+
+  // The state after bytes() bytes (OpenSSL's SHA*_CTX as it is in memory),
+  // and a hasher resumed from one, so that a resumed upload need not hash
+  // again what it already received (content's ingests). Only for the same
+  // build: resume() refuses a state whose own counters disagree with `bytes`.
+  std::string midstate() const;
+  static std::optional<Hasher> resume(DigestAlg alg, uint64_t bytes, std::string_view midstate);
 
  private:
   struct Impl;
