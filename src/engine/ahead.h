@@ -1,8 +1,9 @@
 // A foreground container's network namespace and cgroup, made on a second
-// thread while create() mounts the rootfs and writes the spec: about 2 ms of
-// kernel work (a network namespace alone is ~0.7 ms) taken off the path of
-// `berth run`, on the core that would otherwise wait (docs/engine.md, "Made
-// ahead"). What it makes is what the runtime would have made itself.
+// thread while the store opens and create() mounts the rootfs: ~2 ms of
+// kernel work (a network namespace alone is ~0.7 ms) off the path of `berth
+// run` where a core is free (on this 2-vCPU host the run got ~0.3 ms faster:
+// docs/engine.md, "Made ahead"). What it makes is what the runtime would
+// have made itself.
 #pragma once
 
 #include <memory>
@@ -18,10 +19,10 @@ struct RunOptions;
 class Ahead {
  public:
   // Null where it cannot help or is not sure to be right: not a foreground
-  // run, not real root (rootless cgroups and namespaces are the runtime's
-  // call), or a network other than none (bridge makes its own namespace).
-  // Picks the container's id (create() then uses it); call it as early as
-  // possible, before the store is even opened.
+  // run, or not real root (rootless cgroups and namespaces are the runtime's
+  // call). The network namespace only for --network none (bridge and slirp
+  // make their own). Picks the container's id (create() then uses it); call
+  // it as early as possible, before the store is even opened.
   static std::unique_ptr<Ahead> start(const RunOptions& o);
   const std::string& id() const { return id_; }
   // Waits for the thread; what it made, for runtime::CreateOptions::prepared.

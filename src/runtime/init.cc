@@ -122,24 +122,25 @@ void container_init(InitConfig& cfg) {
   auto exe = find_executable(*cfg.process);
   if (!exe.ok()) child_fail(sync, exe.error());
   check(apply_apparmor(cfg.process->apparmor_profile));
-  // A NOTIFY profile's listener must reach the agent before `create` reports
-  // the container created, so then the process is finished here, as runc
-  // always does it: privileges dropped and the filter loaded before Ready
-  // (startContainer hooks then run as the container user, under the filter).
-  const bool settle_early = cfg.has_seccomp && cfg.seccomp.notify;
-  if (settle_early) {
+  // When the privileges go and the filter is loaded:
+  //  - before Ready with a NOTIFY profile: its listener must reach the agent
+  //    before `create` reports the container created (startContainer hooks
+  //    then run as the container user, under the filter);
+  //  - otherwise right after Ready, before the wait for start, as runc does:
+  //    the work overlaps the runtime recording the state, start is the exec;
+  //  - after start when there are startContainer hooks, which berth runs as root.
+  enum class Drop { before_ready, after_ready, after_start };
+  const Drop drop = cfg.has_seccomp && cfg.seccomp.notify ? Drop::before_ready
+                    : s.hooks.start_container.empty()     ? Drop::after_ready
+                                                          : Drop::after_start;
+  if (drop == Drop::before_ready) {
     close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd, sync});
     check(drop_privileges(cfg));
   }
   check(sync_write(sync, kSyncReady));
   ::close(sync);
   cfg.sync_fd = -1;
-  // runc's order: privileges go (and a filter without no_new_privs is loaded)
-  // once Ready is sent and before the wait for start, so the work overlaps
-  // the runtime recording the state, and start is only the exec. Only
-  // startContainer hooks, which berth runs as root, keep them until after start.
-  const bool settle_before_start = !settle_early && s.hooks.start_container.empty();
-  if (settle_before_start) {
+  if (drop == Drop::after_ready) {
     close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
     if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
     trace_mark("init: privileges dropped");
@@ -157,7 +158,7 @@ void container_init(InitConfig& cfg) {
   if (auto st = run_start_hooks(cfg, state); !st.ok()) late_fail(st.error());
   // CVE-2024-21626: nothing of ours survives into the container process.
   close_fds_from(3 + cfg.preserve_fds, {cfg.fifo_fd});
-  if (!settle_early && !settle_before_start) {
+  if (drop == Drop::after_start) {
     if (auto st = drop_privileges(cfg); !st.ok()) late_fail(st.error());
     trace_mark("init: privileges dropped");
   }

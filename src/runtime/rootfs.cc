@@ -97,8 +97,9 @@ Status mount_cgroup(const InitConfig& cfg, int rootfd, const Mount& m, const Mou
     UniqueFd src(::open(hostdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!src) return sys_error("open cgroup " + hostdir);
     TRY(bind_fd_onto(src.get(), target.get(), false, 0, sub));
-    size_t i = 0;
-    while (name.find(',') != std::string::npos && i < name.size()) {
+    if (name.find(',') == std::string::npos) continue;
+    // "cpu,cpuacct": each controller's own name links to the joint hierarchy.
+    for (size_t i = 0; i < name.size();) {
       size_t j = name.find(',', i);
       if (j == std::string::npos) j = name.size();
       std::string part = name.substr(i, j - i);

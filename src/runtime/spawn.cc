@@ -209,7 +209,9 @@ Result<Child> spawn_init(SpawnPlan& plan, pid_t* pid_out) {
   bool joins_other = false;
   for (const auto& n : spec.linux.namespaces) {
     if (n.path.empty() && n.type == NsType::network && plan.netns_fd >= 0) {
-      cfg.join_ns.emplace_back(n.type, own(::fcntl(plan.netns_fd, F_DUPFD_CLOEXEC, min_fd)));
+      int fd = ::fcntl(plan.netns_fd, F_DUPFD_CLOEXEC, min_fd);
+      if (fd < 0) return sys_error("duplicate the prepared network namespace");
+      cfg.join_ns.emplace_back(n.type, own(fd));
       cfg.netns_ready = true;
       continue;
     }
